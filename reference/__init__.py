@@ -1,0 +1,18 @@
+"""Float64 reference for softmax cross entropy (paddle's signature), with named conventions.
+
+`cross_entropy` and `cross_entropy_grad` implement docs/semantics.md on plain numpy arrays, within
+a few float64 ULPs of the exact result; `conventions` names the points where frameworks differ.
+numpy and the standard library only; no framework is ever imported here.
+"""
+
+from reference.conventions import CANONICAL, CONVENTIONS, Conventions, resolve_conventions
+from reference.cross_entropy import cross_entropy, cross_entropy_grad
+
+__all__ = [
+    "CANONICAL",
+    "CONVENTIONS",
+    "Conventions",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "resolve_conventions",
+]

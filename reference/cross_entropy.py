@@ -1,0 +1,746 @@
+"""Softmax cross entropy in float64: the reference every framework adapter is measured against.
+
+Job: `cross_entropy` (the loss) and `cross_entropy_grad` (its gradient with respect to `input`)
+with paddle's signature and the semantics of docs/semantics.md, canonical by default and any named
+convention (`reference.conventions`) on request; invalid input raises `ValueError` naming the
+argument, what was expected and what was given.
+
+Constraints:
+- numpy only; every input is widened to float64 exactly and nothing is computed in lower precision.
+- Accuracy: each per-position loss is within a few float64 ULPs of the exact value on the given
+  inputs, even for losses near 1e-300 or logits near 1e4 (see `reference._accurate` for how).
+- Memory: positions are processed in blocks of about `_BLOCK_BYTES` per work buffer, so the input is
+  never copied or widened as a whole; only per-position vectors (and the gradient itself) are
+  allocated at full length.
+
+Formulation. For each position j the loss is `l_j = -sum_c r_jc lp_jc` with coefficients
+`r_jc = c1_j v1_jc + c2_j v2_jc`: `v1` is the target (one-hot of the hard label, the soft label,
+or soft label times class weights), `v2` the smoothing term (ones or the class weights), and
+`c1`, `c2` per-position scalars that carry smoothing, sample weights and ignored positions.
+With softmax, `-lp_jc = (m_j - x_jc) + log S_j`, so each term is
+`A_j(v) + V_j(v) log S_j` with `A = sum_c v_c (m - x_c) >= 0` and `V = sum_c v_c`: a sum of
+nonnegative pieces, each computed accurately, combined per position in double-double.
+`mean` divides `sum_j l_j` by `sum_j d_j` where `d_j` is the position's weight.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from reference import _accurate as acc
+from reference.conventions import Conventions, ConventionsLike, resolve_conventions
+
+__all__ = ["cross_entropy", "cross_entropy_grad"]
+
+_BLOCK_BYTES = 1 << 21  # float64 bytes per work buffer and block of positions
+_GROUP_ROWS = 1 << 16  # positions whose per-position pieces are combined together
+_REDUCTIONS = ("none", "sum", "mean")
+
+
+def cross_entropy(
+    input,
+    label,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",
+    soft_label=False,
+    axis=-1,
+    use_softmax=True,
+    label_smoothing=0.0,
+    conventions: ConventionsLike = (),
+) -> np.ndarray:
+    """Cross entropy of `input` (logits, or probabilities if `use_softmax=False`) against `label`.
+
+    Returns float64: the per-position losses (the label shape without the class axis) for
+    `reduction="none"`, a 0-d array for `"sum"` and `"mean"`.
+
+    Example:
+        >>> x = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+        >>> float(cross_entropy(x, np.array([0, 2]), reduction="sum"))  # doctest: +ELLIPSIS
+        1.268...
+        >>> cross_entropy(x, np.array([0, -100]), reduction="none").tolist()  # doctest: +ELLIPSIS
+        [0.1698..., 0.0]
+    """
+    p = _Problem(
+        input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
+        label_smoothing, conventions,
+    )
+    ws = _Workspace(p)
+    losses = np.empty(p.n_positions) if reduction == "none" else None
+    total = (np.float64(0.0), np.float64(0.0))
+    denominator = (np.float64(0.0), np.float64(0.0))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for a, b in _ranges(p.n_positions, _GROUP_ROWS):
+            pieces = _Pieces(b - a, len(p.terms))
+            for s, e in _ranges(b - a, ws.rows, start=a):
+                x = ws.load(p.input_rows, s, e)
+                terms = p.block_terms(s, e, ws)
+                rows = slice(s - a, e - a)
+                if p.needs_soft_weight_sum:
+                    _put(pieces.wq, rows, p.soft_weight_sum(terms[0][1], ws))
+                if p.use_softmax:
+                    _softmax_sums(x, terms, ws, pieces, rows)
+                else:
+                    _log_prob_sums(x, terms, p.clip_eps, ws, pieces, rows)
+            c1, c2, d = p.coefficients(a, b, pieces.wq)
+            lh, ll = _combine(p, pieces, (c1, c2))
+            if losses is not None:
+                losses[a:b] = lh
+            total = acc.dd_add(*total, *acc.accurate_sum(np.concatenate([lh, ll])))
+            denominator = acc.dd_add(
+                *denominator, *acc.accurate_sum(np.concatenate(np.broadcast_arrays(*d)))
+            )
+        if losses is not None:
+            return losses.reshape(p.outer_shape)
+        if reduction == "sum":
+            return np.asarray(total[0], dtype=np.float64)
+        return np.asarray(p.mean(total, denominator), dtype=np.float64)
+
+
+def cross_entropy_grad(
+    input,
+    label,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",
+    soft_label=False,
+    axis=-1,
+    use_softmax=True,
+    label_smoothing=0.0,
+    grad_output=None,
+    conventions: ConventionsLike = (),
+) -> np.ndarray:
+    """Gradient of the cross entropy with respect to `input`, float64, shape of `input`.
+
+    For `reduction="none"` this is `d(sum_j g_j l_j)/d input` with `g = grad_output` (the shape of
+    the `none` output, ones if None); for `"sum"`/`"mean"` it is `d(loss)/d input`, times
+    `grad_output` if that scalar is given. Ignored positions get zero gradient.
+
+    Example:
+        >>> g = cross_entropy_grad(np.array([[0.0, 0.0]]), np.array([1]), reduction="sum")
+        >>> g.tolist()
+        [[0.5, -0.5]]
+    """
+    p = _Problem(
+        input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
+        label_smoothing, conventions,
+    )
+    ws = _Workspace(p)
+    g_position = p.output_cotangent(grad_output)
+    grad = np.zeros(p.input_shape)
+    out_rows = _Rows(grad, p.axis)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        wq = None
+        if p.needs_soft_weight_sum:
+            wq = (np.empty(p.n_positions), np.empty(p.n_positions))
+            for s, e in _ranges(p.n_positions, ws.rows):
+                _put(wq, slice(s, e), p.soft_weight_sum(p.block_terms(s, e, ws)[0][1], ws))
+        if p.reduction == "mean":
+            d = p.coefficients(0, p.n_positions, wq)[2]
+            denominator = acc.accurate_sum(np.concatenate(np.broadcast_arrays(*d)))
+            scale = p.mean((np.float64(g_position), np.float64(0.0)), denominator)
+            g_position = np.full(p.n_positions, scale)
+        else:
+            g_position = np.broadcast_to(np.asarray(g_position, dtype=np.float64), (p.n_positions,))
+        for s, e in _ranges(p.n_positions, ws.rows):
+            x = ws.load(p.input_rows, s, e)
+            terms = p.block_terms(s, e, ws)
+            c1, c2, _ = p.coefficients(s, e, None if wq is None else (wq[0][s:e], wq[1][s:e]))
+            coefs = [np.broadcast_to(c[0], (e - s,)) for c in (c1, c2)][: len(terms)]
+            out = ws.out[: e - s]
+            if p.use_softmax:
+                _softmax_grad_block(x, terms, coefs, ws, out)
+            else:
+                _log_prob_grad_block(x, terms, coefs, p.clip_eps, ws, out)
+            out *= g_position[s:e, None]
+            out[np.all([c == 0.0 for c in coefs], axis=0)] = 0.0  # ignored or zero weight
+            out_rows.store(s, e, out)
+    return grad
+
+
+# --------------------------------------------------------------------------- the problem
+
+
+class _Problem:
+    """Validated, normalised arguments: the class axis, positions, targets and coefficients."""
+
+    def __init__(
+        self, input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
+        label_smoothing, conventions,
+    ):
+        if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+        self.conv: Conventions = resolve_conventions(conventions)
+        self.use_softmax = _flag("use_softmax", use_softmax)
+        self.soft = _flag("soft_label", soft_label)
+
+        x = _real_array("input", input)
+        if x.ndim == 0:
+            raise ValueError("input: expected an array of rank >= 1 (the class axis), got a scalar")
+        if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
+            raise ValueError(f"axis: expected an integer, got {axis!r}")
+        if not -x.ndim <= axis < x.ndim:
+            raise ValueError(
+                f"axis: expected an axis of the rank-{x.ndim} input, in [{-x.ndim}, {x.ndim}), "
+                f"got {axis}"
+            )
+        self.axis = int(axis) % x.ndim
+        self.C = x.shape[self.axis]
+        if self.C == 0:
+            raise ValueError(f"input: the class axis {self.axis} has size 0 (shape {x.shape})")
+        self.input_shape = x.shape
+        self.input_rows = _Rows(x, self.axis)
+        self.outer_shape = self.input_rows.outer_shape
+        self.n_positions = int(np.prod(self.outer_shape, dtype=np.int64))
+
+        e = label_smoothing
+        if (
+            not isinstance(e, numbers.Real)
+            or isinstance(e, bool)
+            or not 0.0 <= float(e) <= 1.0
+        ):
+            raise ValueError(f"label_smoothing: expected a number in [0, 1], got {e!r}")
+        self.smoothing = float(e)
+        self.one_minus_e = acc.two_sum(1.0, -self.smoothing)
+        # e / C as a double-double: hi = fl(e / C), lo = (e - hi * C) / C.
+        eh = np.float64(self.smoothing) / self.C
+        ph, pl = acc.two_prod(eh, np.float64(self.C))
+        self.e_over_c = acc.fast_two_sum(eh, ((self.smoothing - ph) - pl) / self.C)
+
+        self.weight = None
+        if weight is not None:
+            w = _real_array("weight", weight).astype(np.float64)
+            if w.shape != (self.C,):
+                raise ValueError(
+                    f"weight: expected shape ({self.C},), one weight per class, got {w.shape}"
+                )
+            self.weight = w
+            self.weight_sum = acc.accurate_sum(w)
+            self.weight_nonneg = bool(np.all(w >= 0))
+
+        if not isinstance(ignore_index, numbers.Integral) or isinstance(ignore_index, bool):
+            raise ValueError(f"ignore_index: expected an integer, got {ignore_index!r}")
+        self.ignore_index = int(ignore_index)
+        if self.soft:
+            self._init_soft_label(label)
+        else:
+            self._init_hard_label(label)
+        self.clip_eps = 0.0 if self.use_softmax else float(self.conv.probs_clip_eps)
+        self._init_terms()
+
+    def _init_hard_label(self, label) -> None:
+        y = np.asarray(label)
+        if y.dtype.kind not in "iu":
+            raise ValueError(
+                "label: hard labels (soft_label=False) must be integer class indices, got dtype "
+                f"{y.dtype}; pass soft_label=True for per-class probabilities"
+            )
+        with_axis = self.input_shape[: self.axis] + (1,) + self.input_shape[self.axis + 1 :]
+        if y.shape == with_axis and y.shape != self.outer_shape:
+            y = np.squeeze(y, axis=self.axis)
+        elif y.shape != self.outer_shape:
+            raise ValueError(
+                f"label: shape {y.shape} fits neither hard-label rule for input shape "
+                f"{self.input_shape} with axis={self.axis}: expected {self.outer_shape} "
+                f"(class axis removed) or {with_axis} (class axis of size 1)"
+            )
+        y = np.ascontiguousarray(y).reshape(-1).astype(np.int64, copy=False)
+        ignored = y == self.ignore_index
+        bad = ~ignored & ((y < 0) | (y >= self.C))
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            where = np.unravel_index(first, self.outer_shape) if self.outer_shape else ()
+            raise ValueError(
+                f"label: {int(bad.sum())} value(s) outside [0, {self.C}) and not equal to "
+                f"ignore_index={self.ignore_index}; first: {int(y[first])} at position "
+                f"{tuple(int(i) for i in where)}"
+            )
+        self.ignored = ignored
+        self.y = np.where(ignored, 0, y)  # a valid index to gather with; its coefficient is 0
+
+    def _init_soft_label(self, label) -> None:
+        q = _real_array("label", label)
+        if q.shape != self.input_shape:
+            raise ValueError(
+                f"label: soft labels must have the input's shape {self.input_shape}, got {q.shape}"
+            )
+        if self.ignore_index > 0:
+            raise ValueError(
+                f"ignore_index: must not be > 0 with soft labels (paddle forbids it), got "
+                f"{self.ignore_index}; soft labels never ignore a position"
+            )
+        self.soft_rows = _Rows(q, self.axis)
+        self.ignored = None
+
+    def _init_terms(self) -> None:
+        # The target term v1 and the smoothing term v2 (see the module docstring).
+        weighted = self.weight is not None
+        smoothing = self.smoothing > 0.0
+        if self.soft:
+            per_class = weighted and self.conv.soft_weight == "per-class"
+            self.terms = ["soft-weighted" if per_class else "soft"]
+            self.needs_soft_weight_sum = weighted and not per_class
+            if smoothing:
+                self.terms.append("weight" if per_class else "ones")
+        else:
+            torch_smoothing = weighted and smoothing and self.conv.smoothing_weight == "torch"
+            self.terms = ["index"]
+            self.needs_soft_weight_sum = False
+            if smoothing:
+                self.terms.append("weight" if torch_smoothing else "ones")
+        self.torch_smoothing = not self.soft and "weight" in self.terms
+
+    def block_terms(self, s: int, e: int, ws: _Workspace) -> list:
+        """The terms' vectors for positions [s, e): (kind, data) pairs for the kernels."""
+        terms = []
+        for kind in self.terms:
+            if kind == "index":
+                terms.append(("index", self.y[s:e]))
+            elif kind == "soft":
+                terms.append(("dense", self.soft_rows.block(s, e)))
+            elif kind == "soft-weighted":
+                v = ws.v[: e - s]
+                np.multiply(self.soft_rows.block(s, e), self.weight, out=v)
+                terms.append(("dense", v))
+            elif kind == "weight":
+                terms.append(("dense", self.weight, self.weight_nonneg, self.weight_sum))
+            else:
+                terms.append(("ones",))
+        return terms
+
+    def soft_weight_sum(self, q: np.ndarray, ws: _Workspace):
+        """`W_j = sum_c w_c q_jc` for a block of soft labels, as double-doubles."""
+        n = q.shape[0]
+        z = ws.z[:n]
+        np.multiply(q, self.weight, out=z)
+        return acc.row_sums(z, ws.scratch[:n], same_sign=False)
+
+    def coefficients(self, a: int, b: int, wq):
+        """Per-position double-doubles `c1`, `c2` and mean weight `d` for positions [a, b)."""
+        n = b - a
+        one, zero = np.ones(n), np.zeros(n)
+        ome, eoc = self.one_minus_e, self.e_over_c
+        w = self.weight
+        if self.soft:
+            if w is None or self.conv.soft_weight == "per-class":
+                return (ome, eoc, (one, zero))
+            sw = acc.dd_add(*acc.dd_mul(*ome, *wq), *acc.dd_mul(*eoc, *self.weight_sum))
+            return acc.dd_mul(*sw, *ome), acc.dd_mul(*sw, *eoc), sw
+        ignored = self.ignored[a:b]
+        if w is None:
+            c1 = (np.broadcast_to(ome[0], (n,)), np.broadcast_to(ome[1], (n,)))
+            c2 = (np.broadcast_to(eoc[0], (n,)), np.broadcast_to(eoc[1], (n,)))
+            d = (one, zero)
+        else:
+            wy = w[self.y[a:b]]
+            if self.smoothing == 0.0:
+                c1, c2, d = (wy, zero), (zero, zero), (wy, zero)
+            elif self.torch_smoothing:
+                c1, c2, d = acc.dd_mul(*ome, wy, 0.0), eoc, (wy, zero)
+            else:
+                sw = acc.dd_add(*acc.dd_mul(*ome, wy, 0.0), *acc.dd_mul(*eoc, *self.weight_sum))
+                c1, c2, d = acc.dd_mul(*sw, *ome), acc.dd_mul(*sw, *eoc), sw
+        keep = ~ignored
+        c1 = tuple(np.where(keep, part, 0.0) for part in c1)
+        c2 = tuple(np.where(keep, part, 0.0) for part in c2)
+        if not (self.conv.mean_counts_ignored and w is None and self.ignore_index < 0):
+            d = tuple(np.where(keep, part, 0.0) for part in d)
+        return c1, c2, d
+
+    def mean(self, total, denominator):
+        """`total / denominator` (double-doubles), with the empty-mean convention."""
+        dh, dl = denominator
+        if dh == 0.0 and dl == 0.0 and self.conv.empty_mean == "zero":
+            dh = np.float64(1.0)
+        return acc.dd_div(*total, dh, dl)[0]
+
+    def output_cotangent(self, grad_output):
+        """Validated `grad_output`: shape of the `none` output, or a scalar for sum/mean."""
+        if grad_output is None:
+            return np.float64(1.0) if self.reduction != "none" else np.ones(self.n_positions)
+        g = _real_array("grad_output", grad_output).astype(np.float64)
+        if self.reduction != "none":
+            if g.size != 1:
+                raise ValueError(
+                    f"grad_output: expected a scalar for reduction={self.reduction!r}, "
+                    f"got shape {g.shape}"
+                )
+            return np.float64(g.reshape(()))
+        try:
+            return np.broadcast_to(g, self.outer_shape).reshape(-1)
+        except ValueError:
+            raise ValueError(
+                f"grad_output: expected the shape of the 'none' output {self.outer_shape}, "
+                f"got {g.shape}"
+            ) from None
+
+
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: expected a bool, got {value!r}")
+    return bool(value)
+
+
+def _real_array(name: str, value) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind in "fiu":
+        return array
+    if array.dtype.kind not in "bcmMOSUa":
+        try:  # extension float types (e.g. ml_dtypes.bfloat16) that widen to float64
+            np.zeros(1, dtype=array.dtype).astype(np.float64)
+            return array
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"{name}: expected a real numeric array, got dtype {array.dtype}")
+
+
+# --------------------------------------------------------------------------- layout and blocks
+
+
+def _ranges(n: int, step: int, start: int = 0):
+    stop = start + n
+    return ((a, min(a + step, stop)) for a in range(start, stop, step))
+
+
+class _Rows:
+    """An array seen as (positions, C) rows, class axis last, without copying it."""
+
+    def __init__(self, array: np.ndarray, axis: int):
+        moved = np.moveaxis(array, axis, -1)
+        self.outer_shape = moved.shape[:-1]
+        self.moved = moved
+        self.flat = _flat_view(moved)
+
+    def block(self, s: int, e: int) -> np.ndarray:
+        if self.flat is not None:
+            return self.flat[s:e]
+        return self.moved[np.unravel_index(np.arange(s, e), self.outer_shape)]
+
+    def store(self, s: int, e: int, values: np.ndarray) -> None:
+        if self.flat is not None:
+            self.flat[s:e] = values
+        else:
+            self.moved[np.unravel_index(np.arange(s, e), self.outer_shape)] = values
+
+
+def _flat_view(moved: np.ndarray):
+    shape = (-1, moved.shape[-1])
+    try:
+        return np.reshape(moved, shape, copy=False)
+    except ValueError:
+        return None
+    except TypeError:  # numpy < 2.1 has no copy= on reshape
+        view = moved.view()
+        try:
+            view.shape = shape
+        except AttributeError:
+            return None
+        return view
+
+
+class _Workspace:
+    """Reused float64 block buffers, allocated on first use; a block is `rows` positions."""
+
+    def __init__(self, p: _Problem):
+        self.rows = max(1, min(_BLOCK_BYTES // (8 * p.C), max(p.n_positions, 1)))
+        self.shape = (self.rows, p.C)
+        self.t, self.lo, self.z = (np.empty(self.shape) for _ in range(3))
+        self._extra: dict[str, np.ndarray] = {}
+
+    def _buffer(self, name: str) -> np.ndarray:
+        if name not in self._extra:
+            self._extra[name] = np.empty(self.shape)
+        return self._extra[name]
+
+    scratch = property(lambda self: self._buffer("scratch"))
+    out = property(lambda self: self._buffer("out"))
+    v = property(lambda self: self._buffer("v"))
+
+    def load(self, rows: _Rows, s: int, e: int) -> np.ndarray:
+        """The input rows [s, e) as C-contiguous float64, copied only if they are not already."""
+        block = rows.block(s, e)
+        if block.dtype == np.float64 and block.flags.c_contiguous:
+            return block
+        x = self._buffer("x")[: e - s]
+        np.copyto(x, block, casting="unsafe")
+        return x
+
+
+class _Pieces:
+    """Raw per-position sums of one group, turned into double-doubles once per group.
+
+    Softmax: `m` (row max), `tail` + `tail_corr` (T = sum_{c != argmax} exp(x_c - m)), and per
+    term `main` + `corr` (sum_c v_c t_c and sum_c v_c lo_c, with t + lo = x - m exactly; for a
+    hard label `main` holds x_y) and `vsum` (sum_c v_c of a soft label block).
+    Probabilities: per term `main` = sum_c v_c (-log p_c) (for a hard label -log p_y).
+    Pairs are double-doubles (hi, lo).
+    """
+
+    def __init__(self, n: int, n_terms: int):
+        def pair():
+            return (np.zeros(n), np.zeros(n))
+
+        self.m, self.tail_corr = np.zeros(n), np.zeros(n)
+        self.tail, self.wq = pair(), pair()
+        self.main = [pair() for _ in range(n_terms)]
+        self.corr = [np.zeros(n) for _ in range(n_terms)]
+        self.vsum = [pair() for _ in range(n_terms)]
+
+
+def _put(pair, rows, values) -> None:
+    pair[0][rows], pair[1][rows] = values
+
+
+def _combine(p: _Problem, pieces: _Pieces, coefficients):
+    """`l = sum_i c_i (A_i + V_i log S)` in double-double; a term with coefficient 0 adds 0."""
+    n = len(pieces.m)
+    zero = np.zeros(n)
+    if p.use_softmax:
+        L = acc.log1p_dd(*acc.dd_add(*pieces.tail, pieces.tail_corr, zero))
+    else:
+        L = (zero, zero)
+    lh, ll = zero, zero
+    for i, kind in enumerate(p.terms):
+        (mh, ml), corr = pieces.main[i], pieces.corr[i]
+        if not p.use_softmax:
+            A = (mh, ml)
+        elif kind == "index":
+            A = acc.two_sum(pieces.m, -mh)
+        else:
+            A = acc.dd_add(-mh, -ml, -corr, zero)
+        if kind == "index":
+            V = (np.ones(n), zero)
+        elif kind == "ones":
+            V = (np.full(n, float(p.C)), zero)
+        elif kind == "weight":
+            V = p.weight_sum
+        else:
+            V = pieces.vsum[i]
+        ch, cl = coefficients[i]
+        VL = acc.dd_mul(*V, *L)
+        VL = tuple(np.where(np.asarray(V[0]) == 0.0, 0.0, part) for part in VL)  # 0 * NaN = 0
+        term = acc.dd_mul(ch, cl, *acc.dd_add(*A, *VL))
+        active = np.asarray(ch) != 0.0
+        lh, ll = acc.dd_add(lh, ll, *(np.where(active, part, 0.0) for part in term))
+    return lh, ll
+
+
+# --------------------------------------------------------------------------- kernels: softmax
+
+# Rows whose tail sum T is at least this get numpy's pairwise sum alone: log1p damps its error
+# (a relative error d in T moves log(1 + T) by at most d / 4 here). Smaller T: exact extraction.
+_PAIRWISE_TAIL = 64.0
+
+
+def _softmax_sums(x, terms, ws, pieces: _Pieces, rows: slice) -> None:
+    """Raw sums of a block of logit rows `x` (n, C) into `pieces[rows]`."""
+    n = x.shape[0]
+    t, lo, z = ws.t[:n], ws.lo[:n], ws.z[:n]
+    if all(term[0] == "index" for term in terms):
+        # Hard labels alone: A = m - x_y needs no shift error, and the tail needs it only in rows
+        # where it can move the loss by 2**-54 relative (mostly confident rows).
+        k, m = acc.row_max(x)
+        xy = x[np.arange(n), terms[0][1]]
+        for i in range(len(terms)):
+            pieces.main[i][0][rows] = xy
+        tail, tail_corr = acc.lazy_tail_sums(x, k, m, t, z, offset=m - xy)
+        e = z
+    else:
+        k, m = acc.subtract_row_max(x, t, lo, z)
+        _dense_term_sums(x, terms, t, lo, z, ws.scratch[:n], pieces, rows)
+        tail, tail_corr = acc.exp_tail_sums(t, lo, k)
+        e = t
+    pieces.m[rows] = m
+    tail_lo = np.zeros(n)
+    small = np.flatnonzero(tail < _PAIRWISE_TAIL)
+    if small.size:
+        e_small = e if small.size == n else e[small]
+        scratch = ws.scratch[: small.size]
+        tail[small], tail_lo[small] = acc.row_sums(e_small, scratch, rough=tail[small])
+    _put(pieces.tail, rows, (tail, tail_lo))
+    pieces.tail_corr[rows] = tail_corr
+    for j in np.flatnonzero(np.isnan(tail_corr) & (np.isfinite(m) | (m == -np.inf))):
+        row_terms = [_term_row(term, j) for term in terms]
+        _neg_inf_row(x[j], m[j], k[j], row_terms, pieces, rows.start + j)
+
+
+def _dense_term_sums(x, terms, t, lo, z, scratch, pieces: _Pieces, rows: slice) -> None:
+    """`sum_c v_c t_c` (double-double) and `sum_c v_c lo_c` of each term (x_y for a hard label)."""
+    for i, term in enumerate(terms):
+        kind = term[0]
+        if kind == "index":
+            pieces.main[i][0][rows] = x[np.arange(x.shape[0]), term[1]]
+        elif kind == "ones":
+            _put(pieces.main[i], rows, acc.row_sums(t, scratch))
+            pieces.corr[i][rows] = lo.sum(axis=1)
+        elif kind == "dense":
+            v = term[1]
+            nonneg = term[2] if v.ndim == 1 else bool(np.all(v >= 0))
+            np.multiply(t, v, out=z)
+            _put(pieces.main[i], rows, acc.row_sums(z, scratch, same_sign=nonneg))
+            if v.ndim == 1:
+                pieces.corr[i][rows] = lo @ v
+            else:
+                pieces.corr[i][rows] = np.einsum("ij,ij->i", lo, v)
+                _put(pieces.vsum[i], rows, acc.row_sums(v, scratch, same_sign=nonneg))
+
+
+def _term_row(term, j):
+    if term[0] == "dense" and term[1].ndim == 2:
+        return ("dense", np.asarray(term[1][j], dtype=np.float64))
+    return term
+
+
+def _neg_inf_row(x_row, m, k, terms, pieces: _Pieces, i: int) -> None:
+    """Recompute one row that has -inf logits: exp gives 0 there and a zero coefficient adds 0."""
+    C = x_row.size
+    if m == -np.inf:  # every logit -inf: the softmax is undefined, only zero coefficients add 0
+        for n_term, term in enumerate(terms):
+            if term[0] != "index":
+                defined = term[0] == "dense" and not np.any(term[1])
+                _put(pieces.main[n_term], i, (0.0 if defined else np.nan, 0.0))
+                pieces.corr[n_term][i] = 0.0
+        _put(pieces.tail, i, (np.nan, 0.0))
+        return
+    scratch = np.empty((1, C))
+    t = (x_row - m)[None, :]
+    lo = np.asarray(acc.two_sum(x_row, -m)[1])  # 0 where x is -inf
+    for n_term, term in enumerate(terms):
+        if term[0] == "ones":
+            _put(pieces.main[n_term], i, (-np.inf, 0.0))
+            pieces.corr[n_term][i] = 0.0
+        elif term[0] == "dense":
+            v = term[1]
+            vt = np.where(v == 0.0, 0.0, v * t)
+            sums = acc.row_sums(vt, scratch, same_sign=bool(np.all(v >= 0)))
+            _put(pieces.main[n_term], i, (sums[0][0], sums[1][0]))
+            pieces.corr[n_term][i] = np.sum(v * lo)
+    e = np.exp(t)
+    e[0, k] = 0.0
+    hi, lo_sum = acc.row_sums(e, scratch)
+    _put(pieces.tail, i, (hi[0], lo_sum[0]))
+    pieces.tail_corr[i] = e[0] @ lo
+
+
+def _softmax_grad_block(x, terms, coefs, ws, out) -> None:
+    """`out = p R - r` per row: p = softmax(x), r = c1 v1 + c2 v2, R = sum_c r_c."""
+    n, C = x.shape
+    rows = np.arange(n)
+    t, lo, z = ws.t[:n], ws.lo[:n], ws.z[:n]
+    k, m = acc.subtract_row_max(x, t, lo, z)
+    tail, tail_corr = acc.exp_tail_sums(t, lo, k)
+    for i in np.flatnonzero(np.isnan(tail_corr) & np.isfinite(m)):
+        # -inf logits: exp gave 0 there but the shift's error term is NaN; it is 0 there.
+        lo[i][~np.isfinite(lo[i])] = 0.0
+        tail_corr[i] = t[i] @ lo[i]
+    Th, Tl = acc.two_sum(tail, tail_corr)
+    Sh, Sl = acc.dd_add(1.0, 0.0, Th, Tl)
+    inv_s = acc.dd_div(1.0, 0.0, Sh, Sl)[0]
+    np.multiply(t, lo, out=z)  # p = exp(t) (1 + lo) / S, except at k
+    np.add(z, t, out=z)
+    np.multiply(z, inv_s[:, None], out=z)
+
+    r = out  # r = c1 v1 + c2 v2, built in `out`
+    R = np.zeros(n)  # sum_c r_c
+    R_rest = np.zeros(n)  # sum_{c != k} r_c, without cancellation
+    r.fill(0.0)
+    for term, c in zip(terms, coefs):
+        kind = term[0]
+        if kind == "index":
+            y = term[1]
+            r[rows, y] += c
+            R += c
+            R_rest += np.where(y == k, 0.0, c)
+        elif kind == "ones":
+            r += c[:, None]
+            R += c * C
+            R_rest += c * (C - 1)
+        else:
+            v = term[1]
+            scratch = ws.scratch[:n]
+            np.multiply(v, c[:, None], out=scratch)
+            r += scratch
+            if v.ndim == 1:
+                total = term[3]
+                R += c * total[0]
+                rest = acc.dd_add(*total, -v[k], 0.0)[0]
+            else:
+                np.copyto(scratch, v)
+                R += c * scratch.sum(axis=1)
+                scratch[rows, k] = 0.0
+                rest = scratch.sum(axis=1)
+            R_rest += c * rest
+    r_k = r[rows, k].copy()
+    dead = np.flatnonzero(R == 0.0)  # r == 0 everywhere: gradient 0, whatever the logits
+    dead = dead[~np.any(r[dead] != 0.0, axis=1)]
+    # out = p R - r
+    np.multiply(z, R[:, None], out=z)
+    np.subtract(z, r, out=out)
+    # At the argmax, p_k R - r_k = (R - r_k - r_k T) / S = (R_rest - r_k T) / S, no cancellation.
+    out[rows, k] = (R_rest - r_k * Th) * inv_s
+    out[dead] = 0.0
+
+
+# --------------------------------------------------------------------------- kernels: probabilities
+
+
+def _log_prob_sums(p_block, terms, eps, ws, pieces: _Pieces, rows: slice) -> None:
+    """Each term's `sum_c v_c (-log p_c)` for a block of probability rows into `pieces[rows]`."""
+    n, C = p_block.shape
+    nlp = None
+    for i, term in enumerate(terms):
+        kind = term[0]
+        if kind == "index":
+            py = p_block[np.arange(n), term[1]]
+            if eps:
+                py = np.clip(py, eps, 1.0 - eps)
+            pieces.main[i][0][rows] = -np.log(py)
+            continue
+        if nlp is None:
+            nlp = ws.t[:n]
+            if eps:
+                np.clip(p_block, eps, 1.0 - eps, out=nlp)
+                np.log(nlp, out=nlp)
+            else:
+                np.log(p_block, out=nlp)
+            np.negative(nlp, out=nlp)
+        if kind == "ones":
+            # -log p >= 0 for p <= 1; probabilities above 1 make the row mixed-sign
+            _put(pieces.main[i], rows, acc.row_sums(nlp, ws.scratch[:n], same_sign=False))
+            continue
+        v = term[1]
+        z = ws.z[:n]
+        np.multiply(nlp, v, out=z)
+        bad = np.isnan(z.sum(axis=1))
+        for j in np.flatnonzero(bad):  # 0 * log(0): a zero coefficient adds 0
+            vj = v if v.ndim == 1 else v[j]
+            z[j] = np.where(vj == 0.0, 0.0, z[j])
+        _put(pieces.main[i], rows, acc.row_sums(z, ws.scratch[:n], same_sign=False))
+        if v.ndim == 2:
+            nonneg = bool(np.all(v >= 0))
+            _put(pieces.vsum[i], rows, acc.row_sums(v, ws.scratch[:n], same_sign=nonneg))
+
+
+def _log_prob_grad_block(p_block, terms, coefs, eps, ws, out) -> None:
+    """`out = -r / p` (0 where r == 0, and where the keras clip is active)."""
+    n, C = p_block.shape
+    r = out
+    r.fill(0.0)
+    for term, c in zip(terms, coefs):
+        if term[0] == "index":
+            r[np.arange(n), term[1]] += c
+        elif term[0] == "ones":
+            r += c[:, None]
+        else:
+            r += c[:, None] * term[1]
+    p = ws.t[:n]
+    np.copyto(p, p_block)
+    zero = r == 0.0
+    if eps:
+        zero |= (p < eps) | (p > 1.0 - eps)
+    np.divide(r, p, out=out)
+    np.negative(out, out=out)
+    out[zero] = 0.0
