@@ -1,0 +1,64 @@
+"""The adapter registry: names to `module:Class` references, open to third parties.
+
+Built-in adapters are listed explicitly below. Third-party adapters register under the entry-point
+group `xent_parity.adapters` (name = "module:Class"), or are named on the command line as
+`module:Class`. Nothing here imports a framework, and a third-party module is imported only when
+the user names it or has installed it as an entry point.
+
+>>> resolve("torch")
+('torch', 'harness.adapters.torch_adapter:TorchAdapter')
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+
+from harness.adapters.base import Adapter
+
+ENTRY_POINT_GROUP = "xent_parity.adapters"
+
+BUILTIN: dict[str, str] = {
+    "numpy": "harness.adapters.numpy_adapter:NumpyAdapter",
+    "torch": "harness.adapters.torch_adapter:TorchAdapter",
+    "paddle": "harness.adapters.paddle_adapter:PaddleAdapter",
+    "tf.nn": "harness.adapters.tf_adapter:TfNnAdapter",
+    "keras": "harness.adapters.keras_adapter:KerasAdapter",
+    "optax": "harness.adapters.optax_adapter:OptaxAdapter",
+    "optax.safe": "harness.adapters.optax_adapter:OptaxSafeAdapter",
+    "onnxruntime": "harness.adapters.onnxruntime_adapter:OnnxRuntimeAdapter",
+}
+
+
+def entry_point_adapters() -> dict[str, str]:
+    return {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def known_adapters() -> dict[str, str]:
+    """Every adapter name the user could run: built-ins, then installed entry points."""
+    return {**entry_point_adapters(), **BUILTIN}
+
+
+def resolve(spec: str) -> tuple[str, str]:
+    """A registered name or a `module:Class` reference -> (name, `module:Class`)."""
+    known = known_adapters()
+    if spec in known:
+        return spec, known[spec]
+    if ":" in spec:
+        cls = load_class(spec)
+        return getattr(cls, "name", spec), spec
+    raise ValueError(f"unknown adapter {spec!r}; known: {', '.join(sorted(known))} "
+                     "(or give module:Class)")
+
+
+def load_class(ref: str) -> type[Adapter]:
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"adapter reference {ref!r} is not of the form module:Class")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"cannot load adapter {ref!r}: {e}") from None
+    if not (isinstance(obj, type) and issubclass(obj, Adapter)):
+        raise ValueError(f"{ref!r} is not an Adapter subclass")
+    return obj

@@ -1,0 +1,173 @@
+"""The adapter interface: what every framework adapter declares and does.
+
+An adapter wraps one public cross-entropy API of one framework. It runs only inside a worker process
+(`harness.worker`), imports its framework lazily in `setup()`, and exchanges plain numpy arrays with
+the harness. What it can do is data (`Capabilities`); the conventions its framework documents are
+data too (`DocumentedConvention`, each with a link). An adapter never imports `reference`.
+
+Arrays an adapter receives (`Inputs`):
+- `x`: the input, in the case dtype's carrier (bfloat16 values arrive as float32 holding exact
+  bfloat16 values; the adapter converts them to its framework's bfloat16 losslessly);
+- `label`: int64 hard labels (with or without the size-1 class axis) or soft labels in the carrier;
+- `weight`: class weights `[C]` in the carrier, or None;
+- `grad_output`: the cotangent for reduction "none" (shape of the loss), or None.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+FEATURES = ("soft_label", "use_softmax", "weight", "ignore_index", "label_smoothing", "axis",
+            "reduction_none", "reduction_sum", "reduction_mean")
+NATIVE, COMPOSED = "native", "composed"
+
+
+class Unsupported(Exception):
+    """Raised by an adapter for a case its framework cannot express; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an adapter can run. `features` maps each of FEATURES to "native", "composed" or a
+    string starting with "unsupported: " followed by the reason."""
+
+    dtypes: tuple[str, ...]
+    features: Mapping[str, str]
+    label_kinds: tuple[str, ...] = ("hard", "hard-keepdim", "soft")
+    gradient: bool = True
+    devices: tuple[str, ...] = ("cpu",)
+    dtype_notes: Mapping[str, str] = field(default_factory=dict)
+
+    def support(self, feature: str) -> str:
+        return self.features.get(feature, "unsupported: not declared by the adapter")
+
+    def to_json(self) -> dict:
+        return {"dtypes": list(self.dtypes), "features": dict(self.features),
+                "label_kinds": list(self.label_kinds), "gradient": self.gradient,
+                "devices": list(self.devices), "dtype_notes": dict(self.dtype_notes)}
+
+
+@dataclass(frozen=True)
+class DocumentedConvention:
+    """A named convention (see docs/semantics.md) that this framework documents or implements."""
+
+    name: str
+    link: str
+    note: str = ""
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "link": self.link, "note": self.note}
+
+
+@dataclass
+class Inputs:
+    x: np.ndarray
+    label: np.ndarray
+    weight: np.ndarray | None = None
+    grad_output: np.ndarray | None = None
+
+
+@dataclass
+class Output:
+    """A framework result as numpy, with the name of the dtype the framework returned."""
+
+    values: np.ndarray
+    dtype: str
+
+
+class Adapter:
+    """Base class: subclasses set the class attributes and implement setup/forward/gradient/snippet."""
+
+    name: ClassVar[str]
+    module: ClassVar[str]  # top-level module to import; also tells whether it is installed
+    distribution: ClassVar[str]  # the pip distribution whose version is reported
+    api: ClassVar[str]  # the public API called, as a user would write it
+    capabilities: ClassVar[Capabilities]
+    conventions: ClassVar[tuple[DocumentedConvention, ...]] = ()
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+
+    # -- discovery (runs in the parent too: no framework import) -------------------------------
+    @classmethod
+    def installed(cls) -> str | None:
+        """None when the framework can be imported, else the reason it cannot."""
+        if importlib.util.find_spec(cls.module) is None:
+            return f"{cls.module} is not installed (pip install 'xent-parity[{cls.name}]')"
+        return None
+
+    @classmethod
+    def version(cls) -> str:
+        try:
+            return importlib.metadata.version(cls.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
+
+    # -- in the worker ---------------------------------------------------------------------------
+    def setup(self) -> dict[str, Any]:
+        """Import the framework and pin its numerics; return the flags set (recorded in results)."""
+        return {}
+
+    def unsupported_reason(self, params: Mapping[str, Any]) -> str | None:
+        """Why this adapter cannot run `params` (None when it can). Data-driven from capabilities;
+        adapters extend it for combinations their framework cannot express."""
+        caps = self.capabilities
+        if self.device not in caps.devices:
+            return f"device {self.device!r} not supported (devices: {', '.join(caps.devices)})"
+        if params["dtype"] not in caps.dtypes:
+            note = caps.dtype_notes.get(params["dtype"], "")
+            return f"dtype {params['dtype']} not supported by {self.api}" + (f": {note}" if note else "")
+        if params["label_kind"] not in caps.label_kinds:
+            return f"label kind {params['label_kind']!r} not supported by {self.api}"
+        for feature, used in _features_used(params).items():
+            s = caps.support(feature)
+            if used and s.startswith("unsupported"):
+                return f"{feature}: {s.partition(': ')[2] or s}"
+        return None
+
+    def forward(self, inputs: Inputs, params: Mapping[str, Any]) -> Output | np.ndarray:
+        raise NotImplementedError
+
+    def gradient(self, inputs: Inputs, params: Mapping[str, Any]) -> Output | np.ndarray:
+        raise Unsupported(f"{self.name} has no gradient")
+
+    def snippet(self, params: Mapping[str, Any], check: str) -> str:
+        """Python source that calls the framework on arrays `x`, `label`, `weight`, `g` already defined
+        (numpy), and leaves the result as numpy in `loss` (check "forward") or `grad`."""
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls) -> dict:
+        return {"name": cls.name, "api": cls.api, "distribution": cls.distribution,
+                "capabilities": cls.capabilities.to_json(),
+                "conventions": [c.to_json() for c in cls.conventions]}
+
+
+def _features_used(params: Mapping[str, Any]) -> dict[str, bool]:
+    return {
+        "soft_label": params["label_kind"] == "soft",
+        "use_softmax": not params["use_softmax"],
+        "weight": bool(params.get("has_weight")),
+        "ignore_index": params["label_kind"] != "soft" and bool(params.get("uses_ignore")),
+        "label_smoothing": params["label_smoothing"] > 0,
+        "axis": params["axis"] not in (-1, len(params["shape"]) - 1),
+        "reduction_none": params["reduction"] == "none",
+        "reduction_sum": params["reduction"] == "sum",
+        "reduction_mean": params["reduction"] == "mean",
+    }
+
+
+def move_class_axis_last(a: np.ndarray, axis: int) -> np.ndarray:
+    return np.moveaxis(a, axis, -1)
+
+
+def squeeze_label(label: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+    """Hard labels without the size-1 class axis (the shape most APIs want)."""
+    if params["label_kind"] == "hard-keepdim":
+        return np.squeeze(label, axis=params["axis"])
+    return label

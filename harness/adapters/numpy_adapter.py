@@ -1,0 +1,106 @@
+"""numpy: cross entropy written the way a user would, computing in the case dtype.
+
+This is the plain textbook implementation (max-shift, exp, sum, log, gather) with no accuracy
+tricks, so it shows what straightforward code achieves in each dtype. numpy has no bfloat16.
+It is also the adapter the harness's own unit tests use.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+
+import numpy as np
+
+from harness.adapters.base import COMPOSED, NATIVE, Adapter, Capabilities
+
+
+def numpy_cross_entropy(x, label, weight=None, ignore_index=-100, reduction="mean",
+                        soft_label=False, axis=-1, use_softmax=True, label_smoothing=0.0,
+                        grad_output=None, want_grad=False):
+    """Straightforward cross entropy (and its analytic gradient) in x's dtype."""
+    dt = x.dtype
+    xm = np.moveaxis(x, axis, -1)
+    C = xm.shape[-1]
+    if use_softmax:
+        shifted = xm - xm.max(axis=-1, keepdims=True)
+        lse = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        logp = shifted - lse
+    else:
+        with np.errstate(divide="ignore"):
+            logp = np.log(xm)
+    if soft_label:
+        q = np.moveaxis(label, axis, -1).astype(dt)
+        valid = np.ones(q.shape[:-1], dtype=bool)
+    else:
+        lab = np.squeeze(label, axis=axis) if label.ndim == x.ndim else label
+        valid = lab != ignore_index
+        q = np.eye(C, dtype=dt)[np.where(valid, lab, 0)]  # IndexError for labels >= C
+    if label_smoothing > 0:
+        q = (q * (1 - label_smoothing) + label_smoothing / C).astype(dt)
+    w = np.ones(C, dtype=dt) if weight is None else weight.astype(dt)
+    sample_w = np.where(valid, (q * w).sum(axis=-1), 0).astype(dt)
+    with np.errstate(invalid="ignore"):
+        per_pos = -(np.where(q > 0, q * logp, 0)).sum(axis=-1) * sample_w
+    per_pos = np.where(valid, per_pos, 0).astype(dt)
+    if reduction == "none":
+        loss, scale = per_pos, (np.ones_like(per_pos) if grad_output is None else grad_output)
+    elif reduction == "sum":
+        loss, scale = per_pos.sum(dtype=dt), np.ones_like(per_pos)
+    elif reduction == "mean":
+        denom = sample_w.sum(dtype=dt)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loss = (per_pos.sum(dtype=dt) / denom).astype(dt)
+            scale = np.full_like(per_pos, 1 / denom)
+    else:
+        raise ValueError(f"unknown reduction {reduction!r}")
+    if not want_grad:
+        return np.asarray(loss, dtype=dt)
+    with np.errstate(invalid="ignore"):
+        s = np.where(valid, scale * sample_w, 0)[..., None].astype(dt)  # ignored: no gradient
+    if use_softmax:
+        p = np.exp(logp)
+        g = s * (p * q.sum(axis=-1, keepdims=True) - q)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(q > 0, -s * q / xm, 0)
+    return np.moveaxis(g.astype(dt), -1, axis)
+
+
+_ALL = {f: NATIVE for f in ("soft_label", "use_softmax", "weight", "ignore_index", "label_smoothing",
+                             "axis", "reduction_none", "reduction_sum", "reduction_mean")}
+
+
+class NumpyAdapter(Adapter):
+    name = "numpy"
+    module = "numpy"
+    distribution = "numpy"
+    api = "numpy (textbook implementation, in the case dtype)"
+    capabilities = Capabilities(
+        dtypes=("float16", "float32", "float64"),
+        features={**_ALL, "axis": COMPOSED},
+        dtype_notes={"bfloat16": "numpy has no bfloat16 dtype"},
+    )
+    conventions = ()  # written to the canonical definition
+
+    def _call(self, inputs, params, want_grad):
+        return numpy_cross_entropy(
+            inputs.x, inputs.label, inputs.weight, params["ignore_index"], params["reduction"],
+            params["label_kind"] == "soft", params["axis"], params["use_softmax"],
+            params["label_smoothing"], inputs.grad_output, want_grad)
+
+    def forward(self, inputs, params):
+        return self._call(inputs, params, False)
+
+    def gradient(self, inputs, params):
+        return self._call(inputs, params, True)
+
+    def snippet(self, params, check):
+        src = textwrap.dedent(inspect.getsource(numpy_cross_entropy))
+        call = (f"numpy_cross_entropy(x, label, weight, ignore_index={params['ignore_index']}, "
+                f"reduction={params['reduction']!r}, soft_label={params['label_kind'] == 'soft'}, "
+                f"axis={params['axis']}, use_softmax={params['use_softmax']}, "
+                f"label_smoothing={params['label_smoothing']}, grad_output=g, "
+                f"want_grad={check == 'grad'})")
+        var = "grad" if check == "grad" else "loss"
+        return f"{src}\n{var} = {call}\n"

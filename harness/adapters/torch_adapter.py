@@ -1,0 +1,137 @@
+"""torch: `torch.nn.functional.cross_entropy`, gradients by autograd.
+
+torch wants the class axis at dim 1, so the adapter moves it there (and the soft labels with it).
+Probability input has no cross-entropy API in torch; for hard labels it is composed the way torch
+users do it, `F.nll_loss(torch.log(p), ...)`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
+                                   Output, Unsupported, squeeze_label)
+
+DOC = "https://pytorch.org/docs/stable/generated/torch.nn.functional.cross_entropy.html"
+SRC = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/LossNLL.cpp"
+
+
+class TorchAdapter(Adapter):
+    name = "torch"
+    module = "torch"
+    distribution = "torch"
+    api = "torch.nn.functional.cross_entropy"
+    capabilities = Capabilities(
+        dtypes=("float16", "bfloat16", "float32", "float64"),
+        features={"soft_label": NATIVE, "use_softmax": COMPOSED, "weight": NATIVE,
+                  "ignore_index": NATIVE, "label_smoothing": NATIVE, "axis": COMPOSED,
+                  "reduction_none": NATIVE, "reduction_sum": NATIVE, "reduction_mean": NATIVE},
+        devices=("cpu", "cuda"),
+    )
+    conventions = (
+        DocumentedConvention(
+            "soft-weight-per-class", DOC,
+            "probability targets: l_n = -sum_c w_c y_nc log p_nc; mean divides by N"),
+        DocumentedConvention(
+            "smoothing-weighted-torch", SRC,
+            "cross_entropy_loss_label_smoothing: the smoothing term is weighted per class and the "
+            "mean divides by sum of w[target] (pytorch#61309)"),
+    )
+
+    def setup(self):
+        import torch
+
+        self.torch = torch
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        self.dev = torch.device("cuda" if self.device in ("cuda", "gpu") else "cpu")
+        return {"torch.use_deterministic_algorithms": True, "allow_tf32": False,
+                "num_threads": torch.get_num_threads(), "device": str(self.dev)}
+
+    def unsupported_reason(self, params):
+        reason = super().unsupported_reason(params)
+        if reason is None and not params["use_softmax"] and (
+                params["label_kind"] == "soft" or params["label_smoothing"] > 0):
+            reason = ("use_softmax=False: torch has no probability-input cross entropy; it is "
+                      "composed as nll_loss(log(p)), which takes neither soft labels nor smoothing")
+        return reason
+
+    def _tensor(self, a, dtype_name, requires_grad=False):
+        torch = self.torch
+        t = torch.from_numpy(np.array(a, order="C")).to(self.dev)  # keeps 0-d arrays 0-d
+        if t.is_floating_point():
+            t = t.to(getattr(torch, dtype_name))
+        return t.requires_grad_(requires_grad)
+
+    def _loss(self, inputs, params, requires_grad):
+        torch = self.torch
+        F = torch.nn.functional
+        dt, axis = params["dtype"], params["axis"]
+        x = self._tensor(inputs.x, dt, requires_grad)
+        xt = torch.movedim(x, axis, 1) if x.ndim > 1 else x
+        weight = None if inputs.weight is None else self._tensor(inputs.weight, dt)
+        if params["label_kind"] == "soft":
+            label = self._tensor(inputs.label, dt)
+            label = torch.movedim(label, axis, 1) if label.ndim > 1 else label
+        else:
+            label = self._tensor(squeeze_label(inputs.label, params), dt)
+        kw = dict(weight=weight, reduction=params["reduction"])
+        if params["label_kind"] != "soft":
+            kw["ignore_index"] = params["ignore_index"]
+        if params["use_softmax"]:
+            loss = F.cross_entropy(xt, label, label_smoothing=params["label_smoothing"], **kw)
+        else:
+            loss = F.nll_loss(torch.log(xt), label, **kw)
+        return x, loss
+
+    def forward(self, inputs, params):
+        with self.torch.no_grad():
+            _, loss = self._loss(inputs, params, False)
+        return self._out(loss, params)
+
+    def gradient(self, inputs, params):
+        x, loss = self._loss(inputs, params, True)
+        if params["reduction"] == "none":
+            loss.backward(self._tensor(inputs.grad_output, params["dtype"]))
+        else:
+            loss.backward()
+        if x.grad is None:
+            raise Unsupported("autograd produced no gradient")
+        return self._out(x.grad, params)
+
+    def _out(self, t, params):
+        name = str(t.dtype).replace("torch.", "")
+        return Output(t.detach().to("cpu").float().numpy() if name == "bfloat16"
+                      else t.detach().to("cpu").numpy(), name)
+
+    def snippet(self, params, check):
+        dt, axis = params["dtype"], params["axis"]
+        lines = ["import torch", "import torch.nn.functional as F",
+                 f"xt = torch.tensor(x).to(torch.{dt}).requires_grad_({check == 'grad'})",
+                 f"inp = torch.movedim(xt, {axis}, 1) if xt.ndim > 1 else xt",
+                 f"w = None if weight is None else torch.tensor(weight).to(torch.{dt})"]
+        if params["label_kind"] == "soft":
+            lines.append(f"t = torch.tensor(label).to(torch.{dt})")
+            lines.append(f"t = torch.movedim(t, {axis}, 1) if t.ndim > 1 else t")
+            extra = ""
+        else:
+            sq = f".squeeze({axis})" if params["label_kind"] == "hard-keepdim" else ""
+            lines.append(f"t = torch.tensor(label){sq}")
+            extra = f", ignore_index={params['ignore_index']}"
+        if params["use_softmax"]:
+            lines.append(f"out = F.cross_entropy(inp, t, weight=w, reduction={params['reduction']!r}"
+                         f"{extra}, label_smoothing={params['label_smoothing']})")
+        else:
+            lines.append(f"out = F.nll_loss(torch.log(inp), t, weight=w, "
+                         f"reduction={params['reduction']!r}{extra})")
+        if check == "grad":
+            if params["reduction"] == "none":
+                lines.append(f"out.backward(torch.tensor(g).to(torch.{dt}))")
+            else:
+                lines.append("out.backward()")
+            lines.append("grad = xt.grad.float().numpy()")
+        else:
+            lines.append("loss = out.detach().float().numpy()")
+        return "\n".join(lines) + "\n"

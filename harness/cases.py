@@ -1,0 +1,390 @@
+"""Case grids: the YAML language, its schema, grid expansion and case IDs.
+
+A case file holds `defaults` and a list of `blocks`. A block is either a `grid` (the cartesian
+product of the listed values of each axis, minus its `exclude` patterns) or a list of explicit
+`cases`. Files are loaded with PyYAML's SafeLoader (data only, nothing executed) and checked against
+the schema below; every error names `file:line` and the key.
+
+Axes (SCHEMA) and the ID they give, e.g. ``hard-mean-w=random-ii=-100-ax=-1-f32-8x5``::
+
+    shape [8, 5]   axis -1   dtype float32   label hard|hard-keepdim|soft   input logits|probs
+    weight none|random|zeros   ignore_index -100   ignore_frac 0.25   reduction none|sum|mean
+    smoothing 0.1   dist normal|large|gaps|neginf|probs-zeros   checks [forward, grad]
+    invalid null|label-out-of-range|...   (an invalid case's canonical answer is an error)
+
+Combinations that mean nothing are skipped, not errors: soft labels with ignore_frac > 0 (soft
+labels ignore nothing), a logits distribution with probability input and vice versa.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from harness.dtypes import FORMATS
+
+
+class CaseFileError(ValueError):
+    """A case file that does not follow the schema; the message starts with `file:line`."""
+
+
+# -- YAML with line numbers -------------------------------------------------------------------------
+class _LineDict(dict):
+    line: int = 0
+    key_lines: dict
+
+
+class _LineList(list):
+    line: int = 0
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that remembers where each mapping, key and sequence starts (1-based lines)."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    loader.flatten_mapping(node)
+    d = _LineDict()
+    d.line, d.key_lines = node.start_mark.line + 1, {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise CaseFileError(f"{node.start_mark.name}:{key_node.start_mark.line + 1}: "
+                                f"a mapping key must be a scalar") from None
+        if key in d:
+            raise CaseFileError(f"{node.start_mark.name}:{key_node.start_mark.line + 1}: "
+                                f"key {key!r} appears twice in one mapping")
+        d[key] = loader.construct_object(value_node, deep=True)
+        d.key_lines[key] = key_node.start_mark.line + 1
+    return d
+
+
+def _construct_sequence(loader, node, deep=False):
+    out = _LineList(loader.construct_object(c, deep=True) for c in node.value)
+    out.line = node.start_mark.line + 1
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_yaml(path: str | Path, text: str | None = None) -> Any:
+    """Safe-load YAML keeping line numbers; syntax errors become CaseFileError with file:line."""
+    path = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise CaseFileError(f"{path}:0: cannot read: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise CaseFileError(f"{path}:0: not UTF-8 text ({e.reason})") from None
+    loader = _Loader(text)
+    loader.name = path
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 0
+        raise CaseFileError(f"{path}:{line}: YAML syntax error: {e.problem or e}") from None
+    except yaml.YAMLError as e:
+        raise CaseFileError(f"{path}:0: YAML error: {e}") from None
+    finally:
+        loader.dispose()
+
+
+# -- schema -------------------------------------------------------------------------------------------
+LABELS = ("hard", "hard-keepdim", "soft")
+INPUTS = ("logits", "probs")
+WEIGHTS = ("none", "random", "zeros")
+REDUCTIONS = ("none", "sum", "mean")
+DISTS = ("normal", "large", "gaps", "neginf", "probs-zeros")
+LOGIT_DISTS = ("normal", "large", "gaps", "neginf")
+PROB_DISTS = ("normal", "probs-zeros")
+CHECKS = ("forward", "grad")
+INVALID = ("label-out-of-range", "label-negative", "bad-reduction", "weight-shape", "label-rank",
+           "float-labels", "soft-ignore-positive")
+MAX_ELEMENTS = 1 << 31
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v):
+    return (isinstance(v, (int, float))) and not isinstance(v, bool)
+
+
+def _check_shape(v):
+    if not isinstance(v, list) or not v or not all(_is_int(d) and d >= 0 for d in v):
+        return "must be a non-empty list of non-negative integers, e.g. [8, 5]"
+    n = 1
+    for d in v:
+        n *= d
+    if n > MAX_ELEMENTS:
+        return f"has {n} elements, more than the {MAX_ELEMENTS} limit"
+    return None
+
+
+def _one_of(options):
+    def check(v):
+        return None if v in options else f"must be one of {', '.join(map(str, options))}"
+    return check
+
+
+def _number_in(lo, hi):
+    def check(v):
+        if not _is_num(v) or not lo <= v <= hi:
+            return f"must be a number in [{lo}, {hi}]"
+        return None
+    return check
+
+
+def _check_int(v):
+    return None if _is_int(v) else "must be an integer"
+
+
+def _check_checks(v):
+    if not isinstance(v, list) or not v or any(c not in CHECKS for c in v) or len(set(v)) != len(v):
+        return "must be a non-empty list drawn from forward, grad"
+    return None
+
+
+def _check_invalid(v):
+    return None if v is None or v in INVALID else f"must be null or one of {', '.join(INVALID)}"
+
+
+SCHEMA = {
+    "shape": _check_shape,
+    "axis": _check_int,
+    "dtype": _one_of(tuple(FORMATS)),
+    "label": _one_of(LABELS),
+    "input": _one_of(INPUTS),
+    "weight": _one_of(WEIGHTS),
+    "ignore_index": _check_int,
+    "ignore_frac": _number_in(0, 1),
+    "reduction": _one_of(REDUCTIONS),
+    "smoothing": _number_in(0, 1),
+    "dist": _one_of(DISTS),
+    "checks": _check_checks,
+    "invalid": _check_invalid,
+}
+DEFAULTS = {"axis": -1, "dtype": "float32", "label": "hard", "input": "logits", "weight": "none",
+            "ignore_index": -100, "ignore_frac": 0.0, "reduction": "mean", "smoothing": 0.0,
+            "dist": "normal", "checks": ["forward", "grad"], "invalid": None}
+TOP_KEYS = {"defaults", "blocks", "description"}
+BLOCK_KEYS = {"name", "grid", "exclude", "cases", "description"}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    params: dict = field(compare=False, hash=False)
+    source: str = field(default="", compare=False)
+
+    @property
+    def checks(self) -> list[str]:
+        return list(self.params["checks"])
+
+    @property
+    def invalid(self) -> str | None:
+        return self.params["invalid"]
+
+
+def _fmt_num(v) -> str:
+    return format(v, "g")
+
+
+def case_id(p: dict) -> str:
+    """The stable, readable ID of a parameter set (every parameter that changes the case is in it)."""
+    parts = [p["label"]]
+    if p["input"] == "probs":
+        parts.append("probs")
+    parts += [p["reduction"], f"w={p['weight']}", f"ii={p['ignore_index']}"]
+    if p["ignore_frac"]:
+        parts.append(f"ig={_fmt_num(p['ignore_frac'])}")
+    if p["smoothing"]:
+        parts.append(f"ls={_fmt_num(p['smoothing'])}")
+    parts += [f"ax={p['axis']}", FORMATS[p["dtype"]].short, "x".join(map(str, p["shape"]))]
+    if p["dist"] != "normal":
+        parts.append(f"d={p['dist']}")
+    if p["checks"] != ["forward", "grad"]:
+        parts.append("only=" + "+".join(p["checks"]))
+    if p["invalid"]:
+        parts.append(f"bad={p['invalid']}")
+    return "-".join(parts)
+
+
+def _where(path, mapping, key=None) -> str:
+    line = getattr(mapping, "key_lines", {}).get(key) if key is not None else None
+    return f"{path}:{line or getattr(mapping, 'line', 0)}"
+
+
+def _validate_params(path, mapping, keys_allowed=SCHEMA) -> None:
+    if not isinstance(mapping, dict):
+        raise CaseFileError(f"{path}:{getattr(mapping, 'line', 0)}: expected a mapping of case "
+                            f"parameters, got {type(mapping).__name__}")
+    for key, value in mapping.items():
+        if key not in keys_allowed:
+            raise CaseFileError(f"{_where(path, mapping, key)}: key {key!r}: unknown parameter "
+                                f"(known: {', '.join(SCHEMA)})")
+        problem = SCHEMA[key](value)
+        if problem:
+            raise CaseFileError(f"{_where(path, mapping, key)}: key {key!r}: {value!r} {problem}")
+
+
+def _meaningful(p: dict) -> bool:
+    if p["label"] == "soft" and p["ignore_frac"] > 0 and not p["invalid"]:
+        return False
+    dists = PROB_DISTS if p["input"] == "probs" else LOGIT_DISTS
+    return p["dist"] in dists
+
+
+def _check_case(path, maps, p: dict) -> None:
+    """Checks that need the whole parameter set; `maps` are where the keys may have come from."""
+
+    def where(key):
+        for m in maps:
+            if key in getattr(m, "key_lines", {}):
+                return _where(path, m, key)
+        return _where(path, maps[-1])
+
+    rank = len(p["shape"])
+    if not -rank <= p["axis"] < rank:
+        raise CaseFileError(f"{where('axis')}: key 'axis': {p['axis']} is out of range for shape "
+                            f"{p['shape']}")
+    if not p["invalid"] and p["shape"][p["axis"]] == 0:
+        raise CaseFileError(f"{where('shape')}: key 'shape': the class axis has size 0 "
+                            f"(C = 0 is invalid input)")
+
+
+def _expand_grid(path, block, base: dict) -> Iterable[tuple[dict, str]]:
+    grid = block["grid"]
+    if not isinstance(grid, dict) or not grid:
+        raise CaseFileError(f"{_where(path, block, 'grid')}: key 'grid': must be a non-empty mapping "
+                            "of parameter -> list of values")
+    axes, values = [], []
+    for key, v in grid.items():
+        if key not in SCHEMA:
+            raise CaseFileError(f"{_where(path, grid, key)}: key {key!r}: unknown parameter "
+                                f"(known: {', '.join(SCHEMA)})")
+        is_list_of_values = isinstance(v, list) and not (
+            key in ("shape", "checks") and v and not isinstance(v[0], list))
+        vals = list(v) if is_list_of_values else [v]
+        if not vals:
+            raise CaseFileError(f"{_where(path, grid, key)}: key {key!r}: the list of values is empty")
+        for val in vals:
+            problem = SCHEMA[key](val)
+            if problem:
+                raise CaseFileError(f"{_where(path, grid, key)}: key {key!r}: {val!r} {problem}")
+        axes.append(key)
+        values.append(vals)
+    excludes = block.get("exclude") or []
+    if not isinstance(excludes, list):
+        raise CaseFileError(f"{_where(path, block, 'exclude')}: key 'exclude': must be a list of "
+                            "mappings")
+    for ex in excludes:
+        if not isinstance(ex, dict) or not ex:
+            raise CaseFileError(f"{path}:{getattr(ex, 'line', getattr(excludes, 'line', 0))}: key "
+                                "'exclude': each entry must be a non-empty mapping")
+        for k in ex:
+            if k not in SCHEMA:
+                raise CaseFileError(f"{_where(path, ex, k)}: key {k!r}: unknown parameter in exclude")
+    for combo in itertools.product(*values):
+        p = dict(zip(axes, combo))
+        full = {**base, **p}
+        if any(all(full.get(k, None) in (v if isinstance(v, list) and k != "shape" else [v])
+                   for k, v in ex.items()) for ex in excludes):
+            continue
+        yield p, _where(path, block, "grid")
+
+
+def load_case_file(path: str | Path) -> list[Case]:
+    """Load, validate and expand one case file into sorted, unique cases."""
+    path = str(path)
+    doc = load_yaml(path)
+    if not isinstance(doc, dict):
+        raise CaseFileError(f"{path}:{getattr(doc, 'line', 1)}: the file must be a mapping with "
+                            "'blocks' (and optional 'defaults')")
+    for key in doc:
+        if key not in TOP_KEYS:
+            raise CaseFileError(f"{_where(path, doc, key)}: key {key!r}: unknown top-level key "
+                                f"(known: {', '.join(sorted(TOP_KEYS))})")
+    defaults = doc.get("defaults") or _LineDict()
+    _validate_params(path, defaults)
+    blocks = doc.get("blocks")
+    if not isinstance(blocks, list) or not blocks:
+        raise CaseFileError(f"{_where(path, doc, 'blocks')}: key 'blocks': must be a non-empty list")
+    cases: dict[str, Case] = {}
+    for block in blocks:
+        if not isinstance(block, dict):
+            raise CaseFileError(f"{path}:{getattr(blocks, 'line', 0)}: key 'blocks': each block must "
+                                "be a mapping")
+        for key in block:
+            if key not in BLOCK_KEYS:
+                raise CaseFileError(f"{_where(path, block, key)}: key {key!r}: unknown block key "
+                                    f"(known: {', '.join(sorted(BLOCK_KEYS))})")
+        if ("grid" in block) == ("cases" in block):
+            raise CaseFileError(f"{_where(path, block)}: a block needs exactly one of 'grid' or "
+                                "'cases'")
+        if "grid" in block:
+            items = _expand_grid(path, block, {**DEFAULTS, **defaults})
+            maps = [block["grid"], defaults, block]
+        else:
+            explicit = block["cases"]
+            if not isinstance(explicit, list) or not explicit:
+                raise CaseFileError(f"{_where(path, block, 'cases')}: key 'cases': must be a "
+                                    "non-empty list of mappings")
+            for c in explicit:
+                _validate_params(path, c)
+            items = ((c, _where(path, c)) for c in explicit)
+            maps = [defaults, block]
+        for raw, where in items:
+            p = {**DEFAULTS, **defaults, **raw}
+            if "shape" not in p:
+                raise CaseFileError(f"{where}: key 'shape': missing (set it in the block or defaults)")
+            p["shape"] = list(p["shape"])
+            p["checks"] = [c for c in CHECKS if c in p["checks"]]
+            if not _meaningful(p):
+                continue
+            _check_case(path, ([raw] if "cases" in block else []) + maps, p)
+            cid = case_id(p)
+            if cid in cases:
+                raise CaseFileError(f"{where}: duplicate case ID {cid} (first defined at "
+                                    f"{cases[cid].source})")
+            cases[cid] = Case(cid, p, where)
+    if not cases:
+        raise CaseFileError(f"{path}:1: the grid is empty: no case survives the exclusions")
+    return [cases[k] for k in sorted(cases)]
+
+
+def load_cases(paths: Iterable[str | Path]) -> list[Case]:
+    out: dict[str, Case] = {}
+    for path in paths:
+        for c in load_case_file(path):
+            if c.id in out:
+                raise CaseFileError(f"{c.source}: duplicate case ID {c.id} (first defined at "
+                                    f"{out[c.id].source})")
+            out[c.id] = c
+    return [out[k] for k in sorted(out)]
+
+
+def select(cases: list[Case], keyword: str | None = None, patterns: list[str] | None = None
+           ) -> list[Case]:
+    """Filter cases by glob patterns on the ID (``--cases``) and a pytest-style ``-k`` expression."""
+    from harness.filters import keyword_matches
+
+    out = cases
+    if patterns:
+        out = [c for c in out if any(fnmatch.fnmatchcase(c.id, pat) or pat in c.id
+                                     for pat in patterns)]
+    if keyword:
+        out = [c for c in out if keyword_matches(keyword, c.id)]
+    return out

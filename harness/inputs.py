@@ -1,0 +1,145 @@
+"""Deterministic case inputs: generated once per case, from a seed derived from the case ID.
+
+Adding or removing a case never changes another case's inputs. Values are rounded to the case
+dtype here, once; the reference computes on exactly these rounded values widened to float64, and
+every adapter receives the same arrays, so a comparison measures the framework's arithmetic.
+
+>>> d = generate_inputs({"shape": [4, 3], "axis": -1, "dtype": "float32", "label": "hard",
+...     "input": "logits", "weight": "none", "ignore_index": -100, "ignore_frac": 0.0,
+...     "reduction": "mean", "smoothing": 0.0, "dist": "normal", "checks": ["forward"],
+...     "invalid": None}, "demo")
+>>> d.x.shape, d.label.dtype.name
+((4, 3), 'int64')
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.dtypes import round_to_dtype
+
+# Gap added to the labelled logit for "gaps": confident predictions whose loss is near the smallest
+# normal number of the dtype (exp(-gap)), where naive log(1 + tiny) loses everything.
+GAPS = {"float16": 12.0, "bfloat16": 80.0, "float32": 80.0, "float64": 700.0}
+LARGE_SCALE = {"float16": 300.0, "bfloat16": 1e4, "float32": 1e4, "float64": 1e4}
+
+
+@dataclass
+class CaseData:
+    x: np.ndarray
+    label: np.ndarray
+    weight: np.ndarray | None
+    grad_output: np.ndarray | None
+    worker_params: dict  # plain parameters sent to the adapters
+    ref_kwargs: dict  # keyword arguments of reference.cross_entropy (arrays excluded)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {"x": self.x, "label": self.label}
+        if self.weight is not None:
+            out["weight"] = self.weight
+        if self.grad_output is not None:
+            out["grad_output"] = self.grad_output
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays().values())
+
+
+def case_seed(case_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(case_id.encode()).digest()[:8], "little")
+
+
+def _softmax(z, axis):
+    z = z - np.max(z, axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def generate_inputs(p: dict, case_id: str) -> CaseData:
+    """Build the arrays of one case (`p`: the case parameters from the grid)."""
+    rng = np.random.default_rng(case_seed(case_id))
+    shape, axis, dtype = tuple(p["shape"]), p["axis"] % len(p["shape"]), p["dtype"]
+    C = shape[axis]
+    pos_shape = shape[:axis] + shape[axis + 1:]
+    bad = p["invalid"]
+    rows = int(np.prod(pos_shape, dtype=np.int64))
+
+    # labels first: the logits distributions make the labelled class confident
+    hard = rng.integers(0, max(C, 1), size=pos_shape, dtype=np.int64)
+    n_ign = int(round(p["ignore_frac"] * rows))
+    if n_ign and p["label"] != "soft":
+        flat = hard.reshape(-1)
+        flat[rng.permutation(rows)[:n_ign]] = p["ignore_index"]
+
+    x = rng.standard_normal(shape)
+    if p["dist"] == "large":
+        x *= LARGE_SCALE[dtype]
+    if C and rows:
+        target = np.clip(hard, 0, C - 1)
+        onehot = np.moveaxis(np.eye(C, dtype=bool)[target], -1, axis)
+        if p["dist"] == "gaps":
+            x = x + GAPS[dtype] * onehot
+        elif p["dist"] == "neginf":
+            x = np.where(~onehot & (rng.random(shape) < 0.3), -np.inf, x)
+        if p["input"] == "probs":
+            probs = _softmax(x, axis)
+            if p["dist"] == "probs-zeros":
+                probs = np.where(~onehot & (rng.random(shape) < 0.3), 0.0, probs)
+                probs = probs / probs.sum(axis=axis, keepdims=True)
+            x = probs
+    x = round_to_dtype(x, dtype)
+
+    if p["label"] == "soft":
+        q = rng.dirichlet(np.ones(max(C, 1)), size=pos_shape) if C else np.zeros(pos_shape + (0,))
+        if p["dist"] == "neginf" and C and rows:
+            # a masked vocabulary: every other row puts no mass on its -inf logits (finite loss,
+            # and 0 * log 0 to get right); the other rows keep mass there (infinite loss)
+            masked = np.moveaxis(np.isneginf(x), axis, -1)
+            even = (np.arange(rows) % 2 == 0).reshape(pos_shape)[..., None]
+            q = np.where(masked & even, 0.0, q)
+            q = q / q.sum(axis=-1, keepdims=True)
+        label = round_to_dtype(np.moveaxis(q, -1, axis), dtype)
+    else:
+        label = hard.copy()
+        if bad == "label-out-of-range" and label.size:
+            label.reshape(-1)[rng.integers(label.size)] = C + 2
+        elif bad == "label-negative" and label.size:
+            label.reshape(-1)[rng.integers(label.size)] = -1 if p["ignore_index"] != -1 else -2
+        if p["label"] == "hard-keepdim":
+            label = np.expand_dims(label, axis)
+        if bad == "float-labels":
+            label = round_to_dtype(label.astype(np.float64), dtype)
+    if bad == "label-rank":
+        label = np.stack([label, label], axis=-1)
+
+    weight = None
+    if p["weight"] != "none" or bad == "weight-shape":
+        n = C + 1 if bad == "weight-shape" else C
+        w = rng.uniform(0.5, 2.0, size=n)
+        if p["weight"] == "zeros" and n:
+            w[rng.random(n) < 0.34] = 0.0
+            w[0] = 0.0
+        weight = round_to_dtype(w, dtype)
+
+    grad_output = None
+    if p["reduction"] == "none" and "grad" in p["checks"]:
+        grad_output = round_to_dtype(rng.standard_normal(pos_shape), dtype)
+
+    reduction = "average" if bad == "bad-reduction" else p["reduction"]
+    ignore_index = 1 if bad == "soft-ignore-positive" else p["ignore_index"]
+    label_kind = p["label"]
+    uses_ignore = label_kind != "soft" and bool(np.any(label == ignore_index))
+    worker_params = {
+        "shape": list(shape), "axis": p["axis"], "dtype": dtype, "label_kind": label_kind,
+        "use_softmax": p["input"] == "logits", "has_weight": weight is not None,
+        "ignore_index": ignore_index, "uses_ignore": uses_ignore, "reduction": reduction,
+        "label_smoothing": float(p["smoothing"]), "invalid": bad,
+    }
+    ref_kwargs = {"ignore_index": ignore_index, "reduction": reduction,
+                  "soft_label": label_kind == "soft", "axis": p["axis"],
+                  "use_softmax": p["input"] == "logits", "label_smoothing": float(p["smoothing"])}
+    return CaseData(x, label, weight, grad_output, worker_params, ref_kwargs)

@@ -1,0 +1,230 @@
+"""Parent side of the workers: start, feed, time out, restart.
+
+Each adapter gets one long-lived `Worker` (a subprocess running `harness.worker`). A batch of items
+is written to it at once; results stream back one message per item, so when the process dies or
+hangs, the item in flight is known exactly: it gets `crash` or `timeout`, the worker is restarted,
+and the rest of the batch is sent again. Nothing answered before is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from harness.ipc import ProtocolError, read_message, write_message
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# One thread per worker: several workers share the machine, and thread counts change reduction order.
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+              "TF_CPP_MIN_LOG_LEVEL": "2", "GLOG_minloglevel": "2",
+              "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+              "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES_KEEP": "1"}
+
+
+class WorkerStartError(RuntimeError):
+    pass
+
+
+@dataclass
+class WorkItem:
+    params: dict
+    arrays: dict[str, np.ndarray]  # x, label, weight?, grad_output?
+    checks: list[str]
+
+
+@dataclass
+class ItemResult:
+    """Per check: {"status": ok|error|unsupported|crash|timeout, ...}; arrays under check names."""
+
+    checks: dict[str, dict]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class _FdReader:
+    """Blocking reads on a pipe with a deadline (select), for read_message."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.deadline: float | None = None
+
+    def read(self, n: int) -> bytes:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise TimeoutError
+        return os.read(self.fd, min(n, 1 << 24))
+
+
+class Worker:
+    """One adapter in one subprocess. `python` names the interpreter (another venv) to run it in."""
+
+    def __init__(self, name: str, ref: str, device: str = "cpu", python: str | None = None,
+                 timeout: float = 120.0, start_timeout: float = 180.0):
+        self.name, self.ref, self.device = name, ref, device
+        self.python = python or sys.executable
+        self.timeout, self.start_timeout = timeout, start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.info: dict | None = None
+        self.restarts = 0
+        self.events: list[dict] = []  # crashes, timeouts and restarts, for the report
+        self.start_seconds = 0.0
+        self._dead: str | None = None
+        self._pending: list[WorkItem] = []
+        self._awaiting_done = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> dict:
+        env = {**os.environ, **THREAD_ENV}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        self._stderr = tempfile.TemporaryFile()
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [self.python, "-m", "harness.worker", self.ref, "--device", self.device],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
+            cwd=str(REPO_ROOT), start_new_session=True)
+        self._reader = _FdReader(self.proc.stdout.fileno())
+        try:
+            write_message(self.proc.stdin, {"op": "hello"})
+            self._reader.deadline = time.monotonic() + self.start_timeout
+            info, _ = read_message(self._reader)
+        except (EOFError, TimeoutError, ProtocolError, BrokenPipeError) as e:
+            tail = self.stderr_tail()
+            self.kill()
+            raise WorkerStartError(f"{self.name} worker did not start ({type(e).__name__}): {tail}") from None
+        self.start_seconds += time.perf_counter() - t0
+        if not info.get("ok"):
+            self.kill()
+            raise WorkerStartError(f"{self.name}: {info.get('error')}")
+        self.info = info
+        return info
+
+    def stderr_tail(self, limit: int = 1500) -> str:
+        try:
+            self._stderr.seek(0, os.SEEK_END)
+            size = self._stderr.tell()
+            self._stderr.seek(max(0, size - limit))
+            return self._stderr.read().decode(errors="replace").strip()
+        except (AttributeError, OSError, ValueError):
+            return ""
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+            self.proc.wait()
+
+    def close(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                write_message(self.proc.stdin, {"op": "exit"})
+                self.proc.wait(timeout=10)
+            except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
+                self.kill()
+        self.proc = None
+
+    def _death(self) -> str:
+        code = self.proc.wait() if self.proc else None
+        if code is not None and code < 0:
+            sig = signal.Signals(-code).name
+            why = f"killed by {sig}" + (" (possibly out of memory)" if sig == "SIGKILL" else "")
+        else:
+            why = f"exited with code {code}"
+        tail = self.stderr_tail(600)
+        return why + (f"; stderr: ...{tail[-600:]}" if tail else "")
+
+    # -- work -------------------------------------------------------------------------------------
+    def send(self, items: list[WorkItem]) -> None:
+        """Write a batch; `receive` collects it. Split so several workers compute at once."""
+        self._pending = list(items)
+        self._send_pending()
+
+    def _send_pending(self) -> None:
+        arrays = {}
+        for i, it in enumerate(self._pending):
+            for k, a in it.arrays.items():
+                if a is not None:
+                    arrays[f"{i}.{k}"] = a
+        header = {"op": "run", "items": [{"params": it.params, "checks": it.checks}
+                                         for it in self._pending]}
+        self._awaiting_done = True
+        try:
+            write_message(self.proc.stdin, header, arrays)
+            self._send_error = None
+        except (BrokenPipeError, OSError) as e:
+            self._send_error = e
+
+    def receive(self) -> Iterator[ItemResult]:
+        """Yield one ItemResult per item sent, in order, surviving crashes and hangs."""
+        while self._pending:
+            if self._dead:
+                item = self._pending.pop(0)
+                yield ItemResult({c: {"status": "crash", "message": self._dead} for c in item.checks})
+                continue
+            try:
+                if self._send_error is not None:
+                    raise EOFError(str(self._send_error))
+                self._reader.deadline = time.monotonic() + self.timeout
+                header, arrays = read_message(self._reader)
+                if header.get("op") != "result":
+                    raise ProtocolError(f"expected a result, got {header.get('op')!r}")
+            except TimeoutError:
+                item = self._pending.pop(0)
+                self.kill()
+                msg = f"no answer within {self.timeout:g} s; worker killed and restarted"
+                self.events.append({"event": "timeout", "case": item.params.get("case_id"), "detail": msg})
+                yield ItemResult({c: {"status": "timeout", "message": msg} for c in item.checks})
+                self._restart()
+                continue
+            except (EOFError, ProtocolError) as e:
+                item = self._pending.pop(0)
+                detail = self._death() if isinstance(e, EOFError) else f"protocol error: {e}"
+                self.kill()
+                self.events.append({"event": "crash", "case": item.params.get("case_id"), "detail": detail})
+                yield ItemResult({c: {"status": "crash", "message": detail} for c in item.checks})
+                self._restart()
+                continue
+            self._pending.pop(0)
+            yield ItemResult(header and {c: header[c] for c in header if c not in ("op", "index")}, arrays)
+        # every batch written ends with one "done"; a killed worker's never comes
+        if self._awaiting_done and self.proc and self.proc.poll() is None:
+            try:
+                self._reader.deadline = time.monotonic() + self.timeout
+                read_message(self._reader)
+            except (EOFError, TimeoutError, ProtocolError):
+                pass
+        self._awaiting_done = False
+
+    MAX_RESTARTS = 100
+
+    def _restart(self) -> None:
+        self._awaiting_done = False
+        self.restarts += 1
+        if self.restarts > self.MAX_RESTARTS:
+            self._dead = f"gave up after {self.MAX_RESTARTS} restarts"
+            return
+        try:
+            self.start()
+        except WorkerStartError as e:
+            self._dead = f"could not restart the worker: {e}"
+            return
+        self.events.append({"event": "restart", "detail": f"worker restarted ({self.restarts})"})
+        if self._pending:
+            self._send_pending()
+
+    def run(self, items: list[WorkItem]) -> list[ItemResult]:
+        self.send(items)
+        return list(self.receive())

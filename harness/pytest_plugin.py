@@ -1,0 +1,184 @@
+"""pytest collection of case files: one item per (case, framework, forward|grad).
+
+Loaded by the repository's conftest.py. `pytest cases/smoke.yaml` collects every case of the file
+for every installed framework (`--frameworks` to choose). Items of one framework run through one
+long-lived worker in batches: the first item of a framework evaluates all of that framework's
+collected items of the file, the others read their verdict. Failures render the engine's result and
+the reproducer. Known divergences in cases/expectations.yaml become strict xfails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.cases import CaseFileError, load_case_file
+from harness.expectations import find, load_expectations
+from harness.verdicts import PASS, UNSUPPORTED
+
+EXPECTATIONS = Path(__file__).resolve().parent.parent / "cases" / "expectations.yaml"
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("xent-parity")
+    g.addoption("--frameworks", default=None,
+                help="comma-separated adapters for case files (default: every known adapter; "
+                     "those not installed are skipped with the reason)")
+    g.addoption("--parity-timeout", type=float, default=120.0, help="seconds per case per worker")
+    g.addoption("--expectations", default=str(EXPECTATIONS), help="reviewed known divergences")
+
+
+def pytest_configure(config):
+    config._xent = _ParitySession(config)
+
+
+def pytest_unconfigure(config):
+    s = getattr(config, "_xent", None)
+    if s:
+        s.close()
+
+
+def pytest_collect_file(file_path: Path, parent):
+    if (file_path.suffix in (".yaml", ".yml") and file_path.parent.name == "cases"
+            and not file_path.name.startswith("expectations")):
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+class _ParitySession:
+    def __init__(self, config):
+        self.config = config
+        self.engines = {}
+        self.verdicts = {}
+        self.expectations = None
+        self._specs = None
+
+    def specs(self):
+        from harness.adapters import known_adapters
+        from harness.runner import adapter_specs
+
+        if self._specs is None:
+            opt = self.config.getoption("frameworks")
+            names = [n.strip() for n in opt.split(",") if n.strip()] if opt else sorted(known_adapters())
+            self._specs = adapter_specs(names)
+        return self._specs
+
+    def get_expectations(self):
+        if self.expectations is None:
+            self.expectations = load_expectations(self.config.getoption("expectations"))
+        return self.expectations
+
+    def evaluate(self, items, framework):
+        """Run every collected item of `framework` (not yet evaluated) through its worker."""
+        from harness.runner import Engine
+
+        spec = next(s for s in self.specs() if s.name == framework)
+        eng = self.engines.get(framework)
+        if eng is None:
+            eng = Engine([spec], timeout=self.config.getoption("parity_timeout"))
+            eng.start()
+            self.engines[framework] = eng
+        st = eng.adapters[0]
+        if st.unavailable:
+            return st.unavailable
+        cases, seen = [], set()
+        for it in items:
+            if isinstance(it, ParityItem) and it.framework == framework and it.case.id not in seen \
+                    and (it.case.id, framework, it.check) not in self.verdicts:
+                seen.add(it.case.id)
+                cases.append(it.case)
+        for v in eng.run(cases):
+            self.verdicts[(v.case_id, v.framework, v.check)] = v
+        return None
+
+    def close(self):
+        for eng in self.engines.values():
+            eng.close()
+
+
+class CaseFile(pytest.File):
+    def collect(self):
+        from harness.adapters import load_class
+
+        try:
+            cases = load_case_file(self.path)
+        except CaseFileError as e:
+            raise self.CollectError(str(e)) from None
+        session = self.config._xent
+        for spec in session.specs():
+            missing = load_class(spec.ref).installed()
+            for case in cases:
+                for check in case.checks:
+                    yield ParityItem.from_parent(self, name=f"{case.id}[{spec.name}-{check}]",
+                                                 case=case, framework=spec.name, check=check,
+                                                 missing=missing)
+
+    class CollectError(Exception):
+        pass
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, CaseFile.CollectError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class ParityFailure(Exception):
+    pass
+
+
+class ParityItem(pytest.Item):
+    def __init__(self, *, case, framework, check, missing, **kw):
+        super().__init__(**kw)
+        self.case, self.framework, self.check, self.missing = case, framework, check, missing
+        self.verdict = None
+
+    def runtest(self):
+        if self.missing:
+            pytest.skip(self.missing)
+        session = self.config._xent
+        key = (self.case.id, self.framework, self.check)
+        if key not in session.verdicts:
+            why = session.evaluate(self.session.items, self.framework)
+            if why:
+                pytest.skip(f"{self.framework} worker not available: {why}")
+        v = self.verdict = session.verdicts[key]
+        exp = find(session.get_expectations(), *key)
+        if exp is not None:
+            exp.matched += 1
+            if exp.accepts(v.verdict, v.convention):
+                pytest.xfail(f"{exp.reason} ({exp.link})")
+            raise ParityFailure(f"expectation {exp.describe()} no longer holds: now {v.explain()}")
+        if v.verdict == PASS:
+            return
+        if v.verdict == UNSUPPORTED:
+            pytest.skip(f"unsupported: {v.detail}")
+        raise ParityFailure(v.explain())
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, ParityFailure):
+            lines = [str(excinfo.value)]
+            if self.verdict is not None and self.verdict.comparison is not None:
+                lines.append(self.verdict.comparison.summary())
+            lines.append(f"reproduce: python -m harness explain {self.case.id} "
+                         f"{self.path.relative_to(self.config.rootpath)} --frameworks "
+                         f"{self.framework} --reproducer")
+            return "\n".join(lines)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.case.id} [{self.framework} {self.check}]"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    s = getattr(config, "_xent", None)
+    if not s or s.expectations is None:
+        return
+    unmatched = [e for e in s.expectations if not e.matched]
+    collected = {(it.case.id, it.framework) for it in terminalreporter.stats.get("passed", [])
+                 if hasattr(it, "case")}
+    if unmatched:
+        terminalreporter.section("xent-parity: expectations that matched no collected result")
+        for e in unmatched:
+            terminalreporter.write_line(e.describe())
+    del collected

@@ -1,0 +1,403 @@
+"""Results and reports: `results.json` (one record per case x framework x check) and `report.md`.
+
+Both are written atomically (temporary file, then rename). Everything that varies from run to run
+(timestamps, durations) sits in the `timing` section of results.json, so two runs of the same grid
+on the same versions give identical files elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from harness.verdicts import VERDICTS, Verdict
+
+FORMAT = "xent-parity-results/1"
+SEVERITY = {"crash": 0, "timeout": 1, "mismatch": 2, "bad-input-accepted": 3, "error": 4,
+            "divergent": 5, "unsupported": 6, "pass": 7}
+
+
+def atomic_write(path: str | Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def record(v: Verdict, params: dict) -> dict:
+    r = {"case": v.case_id, "framework": v.framework, "check": v.check, "verdict": v.verdict,
+         "convention": v.convention, "error_behaviour": v.error_behaviour, "detail": v.detail,
+         "version": v.version, "device": v.device, "params": params}
+    c = v.comparison
+    if c is not None:
+        cj = c.to_json()
+        r.update({k: cj[k] for k in ("max_ulp", "max_abs", "max_rel", "bound", "bound_ulp",
+                                     "max_ratio", "n_bad",
+                                     "n", "worst_index", "worst_got", "worst_expected", "dtype_got",
+                                     "reason")})
+    return r
+
+
+def results_document(records: list[dict], environment: dict, grid: dict, events: list[dict],
+                     timing: dict, extra: dict | None = None) -> dict:
+    records = sorted(records, key=lambda r: (r["case"], r["framework"], r["check"]))
+    return {"format": FORMAT, "grid": grid, "environment": environment, "results": records,
+            "events": sorted(events, key=lambda e: (e.get("framework", ""), e.get("case") or "",
+                                                    e.get("event", ""))),
+            **(extra or {}), "timing": timing}
+
+
+def write_results(path, doc: dict) -> None:
+    atomic_write(path, json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n")
+
+
+def _md_escape(s: str) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+# -- features of a case, for the conformance matrix ---------------------------------------------------
+def features(params: dict, check: str) -> list[str]:
+    """The matrix columns a result counts towards."""
+    out = ["soft labels" if params["label"] == "soft" else "hard labels"]
+    if params["input"] == "probs":
+        out.append("probability input")
+    if params["weight"] != "none":
+        out.append("weights")
+    if params["ignore_frac"] > 0 or (params["label"] != "soft" and 0 <= params["ignore_index"]
+                                     < params["shape"][params["axis"]]):
+        out.append("ignore_index")
+    if params["smoothing"] > 0:
+        out.append("smoothing")
+    rank = len(params["shape"])
+    if params["axis"] % rank != rank - 1:
+        out.append("class axis")
+    out.append({"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}[
+        params["dtype"]])
+    out.append(params["reduction"])
+    if check == "grad":
+        out.append("gradient")
+    if params.get("invalid"):
+        out = ["bad input"]
+    return out
+
+
+FEATURES = ["hard labels", "soft labels", "probability input", "weights", "ignore_index",
+            "smoothing", "class axis", "f16", "bf16", "f32", "f64", "none", "sum", "mean",
+            "gradient", "bad input"]
+CELL = (("pass", "✓"), ("divergent", "d"), ("mismatch", "m"), ("bad-input-accepted", "b"),
+        ("error", "e"), ("crash", "c"), ("timeout", "t"), ("unsupported", "u"))
+
+
+def _cell(counter: Counter) -> str:
+    parts = [f"{counter[v]}{sym}" for v, sym in CELL if counter[v]]
+    return " ".join(parts) if parts else "·"
+
+
+def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | None = None,
+                    top: int = 15, figures: dict[str, str] | None = None) -> str:
+    """The human report, from the results document alone (plus reproducer scripts and figure
+    paths if given)."""
+    env, grid, recs = doc["environment"], doc["grid"], doc["results"]
+    out = ["# xent-parity report", ""]
+    out.append(f"Softmax cross entropy, every framework's public API against a float64 reference. "
+               f"Grid `{', '.join(grid.get('files', []))}`: {grid.get('cases')} cases, hash "
+               f"`{grid.get('hash')}`.")
+    out += ["", "## Environment", "",
+            f"Python {env.get('python')}, numpy {env.get('numpy')}, {env.get('platform')} "
+            f"({env.get('machine')}), device `{env.get('device')}`. Date and durations: see Run at "
+            "the end.", "",
+            "| framework | API | version | numerics flags |", "|---|---|---|---|"]
+    for name, fw in sorted(env.get("frameworks", {}).items()):
+        if "unavailable" in fw:
+            out.append(f"| {name} | | | not run: {_md_escape(fw['unavailable'])} |")
+        else:
+            flags = ", ".join(f"{k}={v}" for k, v in sorted((fw.get("flags") or {}).items()))
+            interp = f" (python `{fw['interpreter']}`)" if fw.get("interpreter") else ""
+            out.append(f"| {name} | `{fw.get('api')}` | {fw.get('version')}{interp} | "
+                       f"{_md_escape(flags)} |")
+    out.append("")
+
+    by_fw: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    for r in recs:
+        by_fw[r["framework"]][r["check"]][r["verdict"]] += 1
+    out += ["## Verdicts", "", "Counts per framework, forward / gradient.", ""]
+    out.append("| framework | " + " | ".join(VERDICTS) + " |")
+    out.append("|---|" + "---|" * len(VERDICTS))
+    for fw in sorted(by_fw):
+        cells = [f"{by_fw[fw]['forward'][v]} / {by_fw[fw]['grad'][v]}" for v in VERDICTS]
+        out.append(f"| {fw} | " + " | ".join(cells) + " |")
+    out.append("")
+
+    matrix: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    for r in recs:
+        for f in features(r["params"], r["check"]):
+            matrix[r["framework"]][f][r["verdict"]] += 1
+    cols = [f for f in FEATURES if any(matrix[fw][f] for fw in matrix)]
+    out += ["## Conformance by feature", "",
+            "Each cell counts the results touching that feature: ✓ pass, d divergent (a named "
+            "convention), m mismatch, b bad input accepted, e error, c crash, t timeout, "
+            "u unsupported.", ""]
+    out.append("| framework | " + " | ".join(cols) + " |")
+    out.append("|---|" + "---|" * len(cols))
+    for fw in sorted(matrix):
+        out.append(f"| {fw} | " + " | ".join(_cell(matrix[fw][f]) for f in cols) + " |")
+    out.append("")
+
+    out += ["## Worst numerical error by dtype", "",
+            "For each framework and dtype, the result whose error is largest relative to its "
+            "bound (among pass, divergent and mismatch): its error in ULPs of the dtype, and the "
+            "bound at that element in ULPs. Bounds come from the error model in "
+            "docs/error-model.md.", ""]
+    dtypes = ["float16", "bfloat16", "float32", "float64"]
+    out.append("| framework | check | " + " | ".join(dtypes) + " |")
+    out.append("|---|---|" + "---|" * len(dtypes))
+    for fw in sorted(by_fw):
+        for check in ("forward", "grad"):
+            cells = []
+            for dt in dtypes:
+                rs = [r for r in recs if r["framework"] == fw and r["check"] == check
+                      and r["params"]["dtype"] == dt and "max_ulp" in r
+                      and r["verdict"] in ("pass", "divergent", "mismatch")
+                      and np.isfinite(_num(r["max_ulp"]))]
+                if not rs:
+                    cells.append("·")
+                    continue
+                w = max(rs, key=_ratio)
+                flag = " ✗" if _ratio(w) > 1 else ""
+                cells.append(f"{_num(w['max_ulp']):.3g} (bound {_num(w['bound_ulp']):.3g}){flag}")
+            out.append(f"| {fw} | {check} | " + " | ".join(cells) + " |")
+    out.append("")
+    for title, path in (figures or {}).items():
+        out += [f"![{title}]({path})", ""]
+
+    out += _conventions_section(doc)
+    out += _error_behaviour_section(recs)
+    out += _versions_section(recs)
+
+    bad = [r for r in recs if r["verdict"] not in ("pass", "unsupported", "divergent")]
+    bad.sort(key=lambda r: (SEVERITY.get(r["verdict"], 9), -_ratio(r), r["case"], r["framework"],
+                            r["check"]))
+    out += ["## Top discrepancies", ""]
+    if not bad:
+        out += ["None: every result passed, was a named convention, or is unsupported.", ""]
+    for r in bad[:top]:
+        out.append(f"### {r['framework']} {r['check']}: `{r['case']}`")
+        out.append("")
+        out.append(f"**{r['verdict']}** ({r['framework']} {r['version']}, {r['device']}): "
+                   f"{_md_escape(r['detail'])}")
+        out.append("")
+        script = (reproducers or {}).get((r["case"], r["framework"], r["check"]))
+        if script:
+            out += ["<details><summary>reproducer</summary>", "", "```python", script.rstrip(),
+                    "```", "", "</details>", ""]
+    if len(bad) > top:
+        out += [f"... and {len(bad) - top} more in results.json "
+                "(`xent-parity explain CASE_ID --reproducer` prints any of them).", ""]
+
+    events = doc.get("events", [])
+    crashes = [e for e in events if e.get("event") in ("crash", "timeout")]
+    if crashes:
+        out += ["## Worker faults", "",
+                "Each fault cost only the case in flight: the worker was restarted and the run "
+                "went on.", "", "| framework | event | case | detail |", "|---|---|---|---|"]
+        for e in crashes:
+            out.append(f"| {e['framework']} | {e['event']} | `{e.get('case')}` | "
+                       f"{_md_escape(e.get('detail', ''))[:300]} |")
+        out.append("")
+    unmatched = doc.get("expectations", {}).get("unmatched")
+    if unmatched:
+        out += ["## Expectations that matched nothing", ""]
+        out += [f"- `{u}`" for u in unmatched]
+        out.append("")
+    timing = doc.get("timing", {})
+    out += ["## Run", "",
+            f"Started {timing.get('started')}, finished {timing.get('finished')}."]
+    bd = timing.get("breakdown_s")
+    if bd:
+        out.append("Seconds: " + ", ".join(f"{k} {v:g}" for k, v in bd.items()) + ".")
+    out.append("")
+    return "\n".join(out)
+
+
+def _conventions_section(doc) -> list[str]:
+    recs = doc["results"]
+    declared = defaultdict(dict)  # name -> framework -> link
+    for fw, info in doc["environment"].get("frameworks", {}).items():
+        for c in info.get("conventions") or []:
+            declared[c["name"]][fw] = c.get("link", "")
+    found = defaultdict(Counter)
+    for r in recs:
+        if r["verdict"] == "divergent":
+            for name in (r["convention"] or "").split("+"):
+                found[name][r["framework"]] += 1
+    names = sorted(set(declared) | set(found))
+    if not names:
+        return []
+    catalogue = doc.get("conventions", {})
+    out = ["## Named conventions", "",
+           "Where frameworks legitimately differ. A result is `divergent` when it matches the "
+           "reference under a convention its framework documents.", ""]
+    for name in names:
+        info = catalogue.get(name, {})
+        out.append(f"### `{name}`")
+        out.append("")
+        if info:
+            out += [info.get("summary", ""), "",
+                    f"- this convention: `{info.get('formula', '')}`",
+                    f"- canonical: `{info.get('canonical_formula', '')}`"]
+        else:
+            out.append("Declared by an adapter; the reference does not implement it yet, so "
+                       "results it would explain stay `mismatch`.")
+        follows = ", ".join(f"{fw} ({n} results)" for fw, n in sorted(found[name].items()))
+        out.append(f"- follows it on this grid: {follows or 'none'}")
+        links = ", ".join(f"[{fw}]({link})" for fw, link in sorted(declared[name].items()))
+        out.append(f"- documented by: {links or 'none'}")
+        canon = sorted({r["framework"] for r in recs if r["verdict"] == "pass"
+                        and (r["case"], r["check"]) in {(d["case"], d["check"]) for d in recs
+                                                         if d["verdict"] == "divergent"
+                                                         and name in (d["convention"] or "")}})
+        out.append(f"- canonical on the same cases: {', '.join(canon) or 'none'}")
+        out.append("")
+    return out
+
+
+def _error_behaviour_section(recs) -> list[str]:
+    bad = [r for r in recs if r["params"].get("invalid")]
+    if not bad:
+        return []
+    fws = sorted({r["framework"] for r in bad})
+    table = defaultdict(dict)
+    for r in bad:
+        key = (r["params"]["invalid"], r["params"]["label"])
+        beh = r.get("error_behaviour") or r["verdict"]
+        table[key][r["framework"]] = {"raises": "raises", "accepts": "**accepts**",
+                                      "crashes": "**crashes**", "hangs": "**hangs**"}.get(beh, beh)
+    out = ["## Invalid input", "",
+           "What each framework does with input whose canonical answer is an error.", "",
+           "| invalid input | labels | " + " | ".join(fws) + " |",
+           "|---|---|" + "---|" * len(fws)]
+    for (kind, label), row in sorted(table.items()):
+        out.append(f"| {kind} | {label} | " + " | ".join(row.get(f, "·") for f in fws) + " |")
+    out.append("")
+    return out
+
+
+def _versions_section(recs) -> list[str]:
+    """Frameworks run twice under different versions (name@label): what changed between them."""
+    groups = defaultdict(set)
+    for r in recs:
+        groups[r["framework"].split("@")[0]].add(r["framework"])
+    out = []
+    for base, names in sorted(groups.items()):
+        if len(names) < 2:
+            continue
+        names = sorted(names)
+        idx = {(r["framework"], r["case"], r["check"]): r for r in recs if r["framework"] in names}
+        versions = {n: next(r["version"] for r in recs if r["framework"] == n) for n in names}
+        a = names[0]
+        for b in names[1:]:
+            changes = []
+            for (fw, case, check), ra in sorted(idx.items()):
+                if fw != a:
+                    continue
+                rb = idx.get((b, case, check))
+                if rb is None:
+                    continue
+                if (ra["verdict"], ra["convention"], ra.get("error_behaviour")) != (
+                        rb["verdict"], rb["convention"], rb.get("error_behaviour")):
+                    changes.append((case, check, ra, rb))
+            if not out:
+                out += ["## What changed between versions", ""]
+            out += [f"### {base}: {a} ({versions[a]}) vs {b} ({versions[b]})", ""]
+            if not changes:
+                out += ["No verdict, convention or error behaviour changed.", ""]
+                continue
+            out += [f"{len(changes)} results changed.", "",
+                    f"| case | check | {versions[a]} | {versions[b]} |", "|---|---|---|---|"]
+            for case, check, ra, rb in changes[:100]:
+                fa = ra["verdict"] + (f" ({ra['convention']})" if ra["convention"] else "")
+                fb = rb["verdict"] + (f" ({rb['convention']})" if rb["convention"] else "")
+                out.append(f"| `{case}` | {check} | {fa} | {fb} |")
+            if len(changes) > 100:
+                out.append(f"| ... {len(changes) - 100} more | | | |")
+            out.append("")
+    return out
+
+
+def render_figures(doc: dict, folder: Path) -> dict[str, str]:
+    """Error distributions by framework and dtype as PNG (matplotlib); {title: relative path}.
+    Returns {} when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {}
+    recs = [r for r in doc["results"] if "max_abs" in r and r["verdict"] in
+            ("pass", "divergent", "mismatch")]
+    if not recs:
+        return {}
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    dtypes = ["float16", "bfloat16", "float32", "float64"]
+    fws = sorted({r["framework"] for r in recs})
+    for check in ("forward", "grad"):
+        fig, axes = plt.subplots(1, len(dtypes), figsize=(3.2 * len(dtypes), 0.45 * len(fws) + 1.6),
+                                 sharey=True, sharex=True)
+        for ax, dt in zip(axes, dtypes):
+            data, labels = [], []
+            for fw in fws:
+                vals = [min(max(_ratio(r), 1e-6), 1e3) for r in recs
+                        if r["framework"] == fw and r["check"] == check
+                        and r["params"]["dtype"] == dt]
+                data.append(np.log10(vals) if vals else [np.nan])
+                labels.append(fw)
+            ax.boxplot(data, orientation="horizontal", showfliers=True,
+                       flierprops={"markersize": 2})
+            ax.set_yticks(range(1, len(labels) + 1), labels)
+            ax.axvline(0, color="red", lw=0.8)
+            ax.set_xlim(-6.3, 3.3)
+            ax.set_title(dt, fontsize=9)
+            ax.set_xlabel("log10(error / bound), clipped to [-6, 3]", fontsize=8)
+            ax.tick_params(labelsize=8)
+        fig.suptitle(f"{check}: error relative to its bound (right of the red line: beyond)",
+                     fontsize=9)
+        fig.tight_layout()
+        name = f"error-vs-bound-{check}.png"
+        buf = folder / (".tmp-" + name)
+        fig.savefig(buf, dpi=110, metadata={"Software": None})
+        plt.close(fig)
+        os.replace(buf, folder / name)
+        out[f"{check}: error relative to the bound, by framework and dtype"] = (
+            f"{folder.name}/{name}")
+    return out
+
+
+def _ratio(r) -> float:
+    """The worst error / bound of a record (> 1: beyond the bound)."""
+    v = _num(r.get("max_ratio", 0.0))
+    return v if np.isfinite(v) else 0.0

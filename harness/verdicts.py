@@ -1,0 +1,136 @@
+"""Verdicts: what one (case, framework, forward|grad) result means, explained.
+
+`judge` turns a worker's answer into a `Verdict`, in this order:
+- the worker crashed or hung: `crash` / `timeout`;
+- the adapter declared the case `unsupported` (reason given);
+- an invalid case (canonical answer: an error): raising is `pass` (error behaviour "raises"),
+  returning a value is `bad-input-accepted`;
+- a valid case that raised: `error`;
+- values within the bound of the canonical reference: `pass`;
+- values within the bound of the reference under a convention the adapter documents: `divergent`,
+  with the convention named;
+- otherwise `mismatch`, with the figures against the canonical reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from harness.compare import Comparison, compare
+
+PASS, MISMATCH, DIVERGENT = "pass", "mismatch", "divergent"
+BAD_INPUT, ERROR, UNSUPPORTED, CRASH, TIMEOUT = (
+    "bad-input-accepted", "error", "unsupported", "crash", "timeout")
+VERDICTS = (PASS, DIVERGENT, MISMATCH, BAD_INPUT, ERROR, UNSUPPORTED, CRASH, TIMEOUT)
+
+
+@dataclass
+class Verdict:
+    case_id: str
+    framework: str
+    check: str  # "forward" or "grad"
+    verdict: str
+    convention: str | None = None
+    detail: str = ""
+    error_behaviour: str | None = None  # for invalid cases: raises, accepts, crashes, hangs
+    comparison: Comparison | None = None
+    version: str = ""
+    device: str = "cpu"
+    seconds: float | None = None
+
+    def explain(self) -> str:
+        """One line a person reads: the verdict and why."""
+        head = f"{self.framework} {self.check} {self.case_id}: {self.verdict}"
+        if self.convention:
+            head += f" (convention {self.convention})"
+        why = self.detail or (self.comparison.summary() if self.comparison else "")
+        return f"{head}: {why}" if why else head
+
+
+def _describe_value(a) -> str:
+    a = np.asarray(a)
+    if a.size <= 4:
+        return f"returned {np.array2string(a.astype(np.float64), precision=6)}"
+    return f"returned an array of shape {list(a.shape)}"
+
+
+def judge(case_id: str, framework: str, check: str, invalid: str | None, answer: dict,
+          got: np.ndarray | None, expected: Callable[[tuple[str, ...]], np.ndarray],
+          bound: Callable[[tuple[str, ...]], np.ndarray], dtype: str, conventions: tuple[str, ...],
+          version: str = "", device: str = "cpu") -> Verdict:
+    """`expected(conventions)` gives the reference value (raises ValueError for invalid input);
+    `bound(conventions)` the per-element bound of that value; `conventions` are those the adapter
+    documents (names the reference does not implement are skipped)."""
+    v = Verdict(case_id, framework, check, "", version=version, device=device,
+                seconds=answer.get("seconds"))
+    status = answer.get("status")
+    if status in (CRASH, TIMEOUT):
+        v.verdict, v.detail = status, answer.get("message", "")
+        if invalid:
+            v.error_behaviour = "crashes" if status == CRASH else "hangs"
+        return v
+    if status == UNSUPPORTED:
+        v.verdict, v.detail = UNSUPPORTED, answer.get("reason", "")
+        return v
+    if invalid:
+        if status == "error":
+            v.verdict, v.error_behaviour = PASS, "raises"
+            v.detail = f"raised {answer.get('type')} as expected: {answer.get('message', '')[:300]}"
+        else:
+            v.verdict, v.error_behaviour = BAD_INPUT, "accepts"
+            v.detail = f"invalid input ({invalid}) accepted silently: {_describe_value(got)}"
+        return v
+    if status == "error":
+        v.verdict = ERROR
+        v.detail = f"raised {answer.get('type')} on valid input: {answer.get('message', '')[:400]}"
+        return v
+    try:
+        ref = expected(())
+        b = bound(())
+    except Exception as e:  # noqa: BLE001 - a valid case the reference rejects is a grid bug
+        v.verdict = ERROR
+        v.detail = f"the reference rejected this valid case ({type(e).__name__}: {e}); fix the case"
+        return v
+    c = compare(got, ref, b, dtype, answer.get("dtype", dtype))
+    v.comparison = c
+    if c.ok:
+        v.verdict = PASS
+        return v
+    if c.reason in ("values", "nonfinite", "shape"):
+        for names in _convention_sets(conventions):
+            try:
+                alt = expected(names)
+                b2 = bound(names)
+            except ValueError:
+                continue
+            if _same(alt, ref):
+                continue
+            c2 = compare(got, alt, b2, dtype, answer.get("dtype", dtype))
+            if c2.ok:
+                v.verdict, v.convention, v.comparison = DIVERGENT, "+".join(names), c2
+                v.detail = (f"matches convention {'+'.join(names)}, not canonical "
+                            f"(canonical: {c.summary()})")
+                return v
+    v.verdict = MISMATCH
+    v.detail = c.summary()
+    return v
+
+
+def _same(a, b) -> bool:
+    return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+
+
+def _convention_sets(names: tuple[str, ...]):
+    """Single conventions, then pairs, then all together: the smallest explanation wins."""
+    from itertools import combinations
+
+    from reference import CONVENTIONS
+
+    known = tuple(n for n in names if n in CONVENTIONS)
+    for k in (1, 2):
+        yield from combinations(known, k)
+    if len(known) > 2:
+        yield known

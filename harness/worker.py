@@ -1,0 +1,107 @@
+"""A worker process: one adapter, long-lived, fed batches of cases over a pipe.
+
+Started by `harness.pool.Worker` as `python -m harness.worker ADAPTER_REF --device DEV`. The protocol
+runs on the original stdout; fd 1 is pointed at stderr before the framework is imported, so
+anything a framework prints (even from C) cannot corrupt the protocol.
+
+Requests: {"op": "hello"} -> adapter info; {"op": "run", "items": [...]} -> one {"op": "result"}
+message per item, in order, then {"op": "done"}; {"op": "exit"}.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+
+
+def _serve(adapter_ref: str, device: str) -> int:
+    proto_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # frameworks that print go to stderr
+    sys.stdout = sys.stderr
+    proto_in = sys.stdin.buffer
+
+    import numpy as np
+
+    from harness.adapters import load_class
+    from harness.adapters.base import Inputs, Output, Unsupported
+    from harness.ipc import read_message, write_message
+
+    adapter = None
+    while True:
+        try:
+            header, arrays = read_message(proto_in)
+        except EOFError:
+            return 0
+        op = header.get("op")
+        if op == "exit":
+            return 0
+        if op == "hello":
+            t0 = time.perf_counter()
+            try:
+                cls = load_class(adapter_ref)
+                adapter = cls(device=device)
+                flags = adapter.setup()
+                write_message(proto_out, {"op": "hello", "ok": True, **cls.describe(),
+                                          "version": cls.version(), "device": device,
+                                          "flags": flags, "python": sys.version.split()[0],
+                                          "setup_s": time.perf_counter() - t0})
+            except Exception as e:  # an adapter that cannot start is reported, not fatal to the run
+                write_message(proto_out, {"op": "hello", "ok": False,
+                                          "error": f"{type(e).__name__}: {e}",
+                                          "traceback": traceback.format_exc(limit=8)})
+            continue
+        if op != "run" or adapter is None:
+            write_message(proto_out, {"op": "error", "error": f"unexpected op {op!r}"})
+            continue
+        for i, item in enumerate(header["items"]):
+            p = f"{i}."
+            inputs = Inputs(x=arrays[p + "x"], label=arrays[p + "label"],
+                            weight=arrays.get(p + "weight"), grad_output=arrays.get(p + "grad_output"))
+            params = item["params"]
+            reply, out_arrays = {"op": "result", "index": i}, {}
+            reason = adapter.unsupported_reason(params)
+            for check in item["checks"]:
+                if reason is not None:
+                    reply[check] = {"status": "unsupported", "reason": reason}
+                    continue
+                fn = adapter.forward if check == "forward" else adapter.gradient
+                t0 = time.perf_counter()
+                try:
+                    out = fn(inputs, params)
+                    if not isinstance(out, Output):
+                        out = np.asarray(out)
+                        out = Output(out, out.dtype.name)
+                    values = np.asarray(out.values)
+                    if values.dtype.kind not in "fiub":
+                        raise TypeError(f"adapter returned non-numeric dtype {values.dtype}")
+                    reply[check] = {"status": "ok", "dtype": out.dtype,
+                                    "seconds": time.perf_counter() - t0}
+                    out_arrays[check] = values
+                except Unsupported as e:
+                    reply[check] = {"status": "unsupported", "reason": str(e)}
+                except Exception as e:  # noqa: BLE001 - any framework exception is a result
+                    reply[check] = {"status": "error", "type": type(e).__name__,
+                                    "message": _short(str(e)), "seconds": time.perf_counter() - t0}
+            write_message(proto_out, reply, out_arrays)
+        write_message(proto_out, {"op": "done"})
+
+
+def _short(msg: str, limit: int = 600) -> str:
+    msg = msg.strip()
+    return msg if len(msg) <= limit else msg[: limit - 20] + " ... [truncated]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m harness.worker")
+    ap.add_argument("adapter_ref")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args(argv)
+    return _serve(args.adapter_ref, args.device)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""The CLI end to end with the numpy adapter: run, list, explain, exit codes, report contents."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from harness.cli import main
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    rc = main(["run", "cases/smoke.yaml", "--frameworks", "numpy", "--out", str(out)])
+    return rc, out
+
+
+def test_run_writes_results_and_report(smoke_run):
+    rc, out = smoke_run
+    assert rc == 0
+    doc = json.loads((out / "results.json").read_text())
+    recs = doc["results"]
+    assert {r["framework"] for r in recs} == {"numpy"}
+    assert {r["check"] for r in recs} == {"forward", "grad"}
+    keys = {"case", "params", "framework", "version", "device", "check", "verdict", "convention",
+            "detail"}
+    assert all(keys <= set(r) for r in recs)
+    numeric = [r for r in recs if "max_ulp" in r]
+    assert numeric and all({"max_abs", "max_rel", "bound", "bound_ulp"} <= set(r) for r in numeric)
+    by = {(r["case"], r["check"]): r for r in recs}
+    bf16 = next(r for (c, _), r in by.items() if "-bf16-" in c)
+    assert bf16["verdict"] == "unsupported" and "bfloat16" in bf16["detail"]
+    neg = next(r for (c, _), r in by.items() if "bad=label-negative" in c)
+    assert neg["verdict"] == "bad-input-accepted"  # numpy's fancy indexing wraps -1 silently
+    assert doc["grid"]["cases"] == len({r["case"] for r in recs}) and doc["grid"]["hash"]
+    md = (out / "report.md").read_text()
+    for section in ("## Environment", "## Verdicts", "## Conformance by feature",
+                    "## Worst numerical error by dtype", "## Invalid input", "## Top discrepancies",
+                    "## Run"):
+        assert section in md, section
+    assert "| numpy |" in md and "figures/error-vs-bound-forward.png" in md
+    assert (out / "figures" / "error-vs-bound-forward.png").stat().st_size > 1000
+    assert "bad=label-negative" in md and "```python" in md  # worst cases carry a reproducer
+
+
+def test_reproducer_in_the_report_runs_and_shows_the_silent_acceptance(smoke_run):
+    _, out = smoke_run
+    md = (out / "report.md").read_text()
+    script = md.split("```python\n", 1)[1].split("```", 1)[0]
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert float(res.stdout.strip()) > 0  # a loss came back for a label of -1
+
+
+def test_two_runs_are_identical_apart_from_timing(smoke_run, tmp_path):
+    _, out = smoke_run
+    assert main(["run", "cases/smoke.yaml", "--frameworks", "numpy", "--out", str(tmp_path)]) == 0
+    a = json.loads((out / "results.json").read_text())
+    b = json.loads((tmp_path / "results.json").read_text())
+    a.pop("timing"), b.pop("timing")
+    assert a == b
+    def without_run(p):  # the Run section holds the date and durations
+        return p.read_text().split("\n## Run\n")[0]
+
+    assert without_run(out / "report.md") == without_run(tmp_path / "report.md")
+    assert (out / "figures" / "error-vs-bound-grad.png").read_bytes() == (
+        tmp_path / "figures" / "error-vs-bound-grad.png").read_bytes()
+
+
+def test_usage_errors_exit_2_with_a_clear_message(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(textwrap.dedent("""
+        blocks:
+          - grid:
+              shape: [[4, 3]]
+              dtype: [float8]
+        """))
+    assert main(["run", str(bad), "--frameworks", "numpy", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:5:" in err and "'dtype'" in err
+    assert main(["run", "cases/smoke.yaml", "--frameworks", "nosuch", "--out", str(tmp_path)]) == 2
+    assert "unknown adapter 'nosuch'" in capsys.readouterr().err
+    assert main(["run", "cases/smoke.yaml", "-k", "soft and (", "--out", str(tmp_path)]) == 2
+    assert main(["run", "cases/smoke.yaml", "-k", "nothing-matches-this", "--out", str(tmp_path)]) == 2
+    assert not (tmp_path / "results.json").exists()
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--no-such-flag"])
+    assert e.value.code == 2
+
+
+def test_list_and_explain(capsys):
+    assert main(["list", "--frameworks", "numpy,torch", "cases/smoke.yaml", "-k", "soft"]) == 0
+    out = capsys.readouterr().out
+    assert "numpy [" in out and "torch" in out and "soft-weight-per-class" in out
+    assert "cases (" in out and all("soft" in line for line in out.split("cases (")[1].splitlines()[1:])
+    cid = "hard-mean-w=random-ii=-100-ax=-1-f64-6x5"
+    assert main(["explain", cid, "cases/smoke.yaml", "--frameworks", "numpy", "--reproducer"]) == 0
+    out = capsys.readouterr().out
+    assert f"case {cid}" in out and "reference forward:" in out
+    assert "numpy forward" in out and ": pass" in out and "numpy_cross_entropy(" in out
+    assert main(["explain", "no-such-case", "cases/smoke.yaml"]) == 2
+
+
+def test_module_entry_point():
+    res = subprocess.run([sys.executable, "-m", "harness", "list", "--frameworks", "numpy"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "numpy" in res.stdout

@@ -1,0 +1,96 @@
+"""Case files as pytest items, and the strict expectations."""
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GRID = """
+defaults: {shape: [4, 3], dtype: float64}
+blocks:
+  - cases:
+      - {reduction: mean}
+      - {reduction: mean, dtype: bfloat16}
+      - {reduction: mean, invalid: label-negative, checks: [forward]}
+"""
+
+
+@pytest.fixture
+def project(pytester):
+    (pytester.path / "cases").mkdir()
+    (pytester.path / "cases" / "mini.yaml").write_text(textwrap.dedent(GRID))
+    pytester.makeconftest('pytest_plugins = ["harness.pytest_plugin"]')
+    return pytester
+
+
+def expectations(pytester, text):
+    p = pytester.path / "exp.yaml"
+    p.write_text(textwrap.dedent(text))
+    return str(p)
+
+
+def test_one_item_per_case_framework_and_check(project):
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--collect-only", "-q",
+                            "--expectations", expectations(project, "[]"))
+    lines = [ln for ln in res.outlines if "::" in ln]
+    assert len(lines) == 5
+    assert "cases/mini.yaml::hard-mean-w=none-ii=-100-ax=-1-f64-4x3[numpy-forward]" in lines
+
+
+def test_verdicts_map_to_outcomes_and_failures_render_the_engine_result(project):
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "-rs",
+                            "--expectations", expectations(project, "[]"))
+    # pass x2, unsupported bf16 -> skip x2, label -1 accepted silently -> failure
+    res.assert_outcomes(passed=2, skipped=2, failed=1)
+    res.stdout.fnmatch_lines(["*bad-input-accepted*accepted silently*",
+                              "*reproduce: python -m harness explain*"])
+
+
+def test_expectations_are_strict_xfails_and_unmatched_entries_are_reported(project):
+    exp = expectations(project, """
+        - case: "*bad=label-negative"
+          framework: numpy
+          verdict: bad-input-accepted
+          reason: fancy indexing wraps negative labels
+          link: https://numpy.org/doc/stable/user/basics.indexing.html
+        - case: "hard-mean-w=none-ii=-100-ax=-1-f64-4x3"
+          framework: numpy
+          check: forward
+          verdict: divergent
+          convention: empty-mean-zero
+          reason: stale entry, numpy now passes
+          link: https://example.invalid/
+        - case: "nothing-*"
+          framework: numpy
+          verdict: mismatch
+          reason: matches nothing
+          link: https://example.invalid/
+        """)
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--expectations", exp)
+    res.assert_outcomes(passed=1, skipped=2, xfailed=1, failed=1)
+    res.stdout.fnmatch_lines(["*no longer holds*pass*",
+                              "*expectations that matched no collected result*",
+                              "*nothing-*"])
+
+
+def test_a_bad_case_file_is_a_collection_error_naming_file_and_line(project):
+    (project.path / "cases" / "broken.yaml").write_text("blocks:\n  - grid:\n      dtype: [f8]\n")
+    res = project.runpytest("cases/broken.yaml", "--frameworks", "numpy")
+    res.stdout.fnmatch_lines(["*cases/broken.yaml:3: key 'dtype'*"])
+    assert res.ret != 0
+
+
+def test_missing_framework_is_a_skip_with_the_reason(project):
+    project.makepyfile(ghost="""
+        from harness.adapters.numpy_adapter import NumpyAdapter
+        class Ghost(NumpyAdapter):
+            name = "ghost"
+            module = "no_such_framework_xyz"
+        """)
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "ghost:Ghost", "-rs",
+                            "--expectations", expectations(project, "[]"))
+    res.assert_outcomes(skipped=5)
+    res.stdout.fnmatch_lines(["*no_such_framework_xyz is not installed*"])
