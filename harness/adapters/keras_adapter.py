@@ -1,0 +1,220 @@
+"""keras: `keras.losses.SparseCategoricalCrossentropy` (hard labels) and
+`keras.losses.CategoricalCrossentropy` (soft labels), TensorFlow backend, gradients by
+`tf.GradientTape`.
+
+Mapping of SPEC's parameters (and what is composed, the way keras users write it):
+- `use_softmax` -> `from_logits`; `ignore_index` -> `ignore_class` (sparse loss only, passed when a
+  label equals it; the categorical loss has no ignore);
+- `reduction`: "none" -> `reduction=None`, "sum" -> "sum", "mean" -> "sum_over_batch_size" (the
+  default), anything else is passed through so keras's own check answers;
+- class axis: the categorical loss takes `axis=`; the sparse loss supports only the last axis
+  ("Only axis=-1 is currently supported"), so the input (and a size-1 label axis) is moved last with
+  `keras.ops.moveaxis` (composed);
+- class weights: keras losses have none; users pass `sample_weight`. Hard labels: `w[y]`
+  (`keras.ops.take`, ignored labels replaced by 0 first; keras's ignore mask zeroes them). Soft or
+  smoothed labels: the canonical sample weight `sum_c w_c q_c`. The default reduction then divides
+  by the number of (non-ignored) positions: convention `weighted-mean-by-count` (composed);
+- label smoothing: native on the categorical loss. The sparse loss has no `label_smoothing` in keras
+  3.15.1 (TypeError), so hard labels use the usual recipe `keras.ops.one_hot` +
+  `CategoricalCrossentropy(label_smoothing=e)` (composed). That recipe has no ignore_class, and
+  masking through `sample_weight` would count ignored positions in the mean, so hard labels with
+  smoothing and ignored positions are unsupported.
+
+dtype: every loss gets `dtype=<case dtype>`. With the default (`None` -> floatx, float32) keras
+converts `y_pred` to float32 and silently computes a float64 case in float32; keras documents
+`dtype` as "the dtype of the loss's computations", so the case dtype is the faithful request. A
+consequence users of low-precision loss dtypes meet: `Loss.__call__` also converts the integer
+`y_true` to that dtype, so bfloat16 rounds labels above 256 (and float16 above 2048) to other
+classes, the keras 2 bug keras#15012 (fixed there by keras#15015) back in keras 3. It shows as a
+mismatch or an out-of-range error on large-class bfloat16 cases; the adapter does not hide it.
+
+The generated source is what the adapter executes and what `snippet()` returns.
+"""
+
+from __future__ import annotations
+
+import os
+
+from harness.adapters.base import COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention
+from harness.adapters.tf_adapter import (NN_OPS, CodeRunner, configure_tensorflow, finish_lines,
+                                         input_lines, output_from, tensorflow_header)
+
+LOSS_PY = "https://github.com/keras-team/keras/blob/master/keras/src/losses/loss.py"
+LOSSES_PY = "https://github.com/keras-team/keras/blob/master/keras/src/losses/losses.py"
+TF_NN_PY = "https://github.com/keras-team/keras/blob/master/keras/src/backend/tensorflow/nn.py"
+
+COMPOSED_INVALID = {
+    "weight-shape": "keras losses have no class-weight argument (the adapter composes weights "
+                    "through sample_weight)",
+    "soft-ignore-positive": "CategoricalCrossentropy has no ignore argument (soft labels ignore "
+                            "nothing)",
+}
+KERAS_REDUCTION = {"none": None, "sum": "sum", "mean": "sum_over_batch_size"}
+
+
+def _source(params, check: str) -> str:
+    dt, shape, axis = params["dtype"], params["shape"], params["axis"]
+    nd = len(shape)
+    ax = axis % nd
+    C = shape[ax]
+    e = float(params["label_smoothing"])
+    has_w = bool(params.get("has_weight"))
+    from_logits = bool(params["use_softmax"])
+    red = params["reduction"]
+    red_arg = KERAS_REDUCTION.get(red, red)
+    pre, body = input_lines(params), []
+    if has_w:
+        pre.append(f"w = tf.cast(tf.constant(weight), tf.{dt})" if dt == "bfloat16"
+                   else "w = tf.constant(weight)")
+    common = f"from_logits={from_logits}, reduction={red_arg!r}, dtype={dt!r}"
+    sw_arg = ", sample_weight=sw" if has_w else ""
+
+    if params["label_kind"] == "soft":
+        pre.append(f"q = tf.cast(tf.constant(label), tf.{dt})" if dt == "bfloat16"
+                   else "q = tf.constant(label)")
+        smooth = f", label_smoothing={e!r}" if e > 0 else ""
+        body.append(f"loss_fn = keras.losses.CategoricalCrossentropy({common}{smooth}, "
+                    f"axis={axis})")
+        if has_w:
+            qs = f"(q * (1 - {e!r}) + {e!r} / {C})" if e > 0 else "q"
+            bshape = [C if i == ax else 1 for i in range(nd)]
+            body.append(f"sw = keras.ops.sum({qs} * keras.ops.reshape(w, {bshape}), axis={axis})"
+                        "  # sample weight sum_c w_c q_c")
+        body.append(f"out = loss_fn(q, xt{sw_arg})")
+        return "\n".join(finish_lines(params, check, pre, body)) + "\n"
+
+    # hard labels: the sparse loss wants the class axis last
+    pre.append("y = tf.constant(label)")
+    if ax != nd - 1:
+        body.append(f"z = keras.ops.moveaxis(xt, {axis}, -1)  # SparseCategoricalCrossentropy: "
+                    "only axis=-1")
+        if params["label_kind"] == "hard-keepdim":
+            body.append(f"y = keras.ops.moveaxis(y, {axis}, -1)  # size-1 label axis last")
+    else:
+        body.append("z = xt")
+    ii = params["ignore_index"]
+    uses_ignore = bool(params.get("uses_ignore"))
+    if e > 0:
+        if params["label_kind"] == "hard-keepdim":
+            body.append("y = keras.ops.squeeze(y, axis=-1)")
+        body.append(f"q = keras.ops.one_hot(y, {C}, dtype={dt!r})  # no label_smoothing on the "
+                    "sparse loss")
+        body.append(f"loss_fn = keras.losses.CategoricalCrossentropy({common}, "
+                    f"label_smoothing={e!r})")
+        if has_w:
+            body.append(f"sw = keras.ops.sum((q * (1 - {e!r}) + {e!r} / {C}) * w, axis=-1)"
+                        "  # sample weight sum_c w_c q_c")
+        body.append(f"out = loss_fn(q, z{sw_arg})")
+    else:
+        ignore = f", ignore_class={ii}" if uses_ignore else ""
+        body.append(f"loss_fn = keras.losses.SparseCategoricalCrossentropy({common}{ignore})")
+        if has_w:
+            yw = "y"
+            if params["label_kind"] == "hard-keepdim":
+                yw = "y_pos"
+                body.append("y_pos = keras.ops.squeeze(y, axis=-1)  # sample_weight has the "
+                            "loss's shape")
+            idx = f"keras.ops.where(keras.ops.equal({yw}, {ii}), 0, {yw})" if uses_ignore else yw
+            body.append(f"sw = keras.ops.take(w, {idx})  # class weight as sample_weight")
+        body.append(f"out = loss_fn(y, z{sw_arg})")
+    return "\n".join(finish_lines(params, check, pre, body)) + "\n"
+
+
+class KerasAdapter(Adapter):
+    name = "keras"
+    module = "keras"
+    distribution = "keras"
+    api = "keras.losses.SparseCategoricalCrossentropy / keras.losses.CategoricalCrossentropy"
+    capabilities = Capabilities(
+        dtypes=("float16", "bfloat16", "float32", "float64"),
+        features={"soft_label": NATIVE, "use_softmax": NATIVE, "weight": COMPOSED,
+                  "ignore_index": NATIVE, "label_smoothing": COMPOSED, "axis": COMPOSED,
+                  "reduction_none": NATIVE, "reduction_sum": NATIVE, "reduction_mean": NATIVE},
+        devices=("cpu", "gpu"),
+    )
+    conventions = (
+        DocumentedConvention(
+            "empty-mean-zero", LOSS_PY,
+            "reduce_values/apply_mask divide with divide_no_nan: an all-ignored or zero-weight "
+            "mean is 0"),
+        DocumentedConvention(
+            "weighted-mean-by-count", LOSS_PY,
+            "class weights as sample_weight with the default sum_over_batch_size: mean = "
+            "sum_j w_j l_j / #non-ignored positions (mean_with_sample_weight would be canonical)"),
+        DocumentedConvention(
+            "empty-unreduced", LOSS_PY,
+            "reduce_values returns a 1-D empty loss (shape (0,)) unreduced for sum and mean"),
+        DocumentedConvention(
+            "probs-clipped", TF_NN_PY,
+            "from_logits=False: p clipped to [eps, 1-eps], eps = keras.config.epsilon() = 1e-7; "
+            "exact for CategoricalCrossentropy on rows that sum to 1, the precise forms are "
+            "probs-clipped-renormalised / probs-renormalised-clipped"),
+        DocumentedConvention(
+            "probs-clipped-renormalised", "https://github.com/keras-team/keras/issues/11801",
+            "SparseCategoricalCrossentropy(from_logits=False): log(clip(p, eps, 1-eps)) is fed to "
+            "tf.nn.sparse_softmax_cross_entropy_with_logits, which renormalises "
+            f"({TF_NN_PY})"),
+        DocumentedConvention(
+            "probs-renormalised-clipped", "https://github.com/keras-team/tf-keras/issues/47",
+            "CategoricalCrossentropy(from_logits=False): p / sum(p), then clip to [eps, 1-eps], "
+            f"then -sum q log; gradient -q/p + sum(q)/sum(p) ({TF_NN_PY})"),
+        DocumentedConvention(
+            "smoothing-classes-from-last-axis", LOSSES_PY,
+            "categorical_crossentropy smooths with num_classes = y_true.shape[-1], not "
+            "shape[axis]"),
+        DocumentedConvention(
+            "zero-q-neg-inf-nan", NN_OPS,
+            "from_logits=True goes through tf.nn.softmax_cross_entropy_with_logits: q_c = 0 at a "
+            "-inf logit gives NaN"),
+        DocumentedConvention(
+            "grad-assumes-normalised-labels",
+            "https://www.tensorflow.org/api_docs/python/tf/nn/softmax_cross_entropy_with_logits",
+            "from_logits=True, fused TF kernel only (op determinism off): gradient softmax - q; "
+            "with op determinism on (this adapter's default) the gradient is analytic"),
+    )
+
+    def setup(self):
+        os.environ["KERAS_BACKEND"] = "tensorflow"  # before keras is imported
+        self.tf, flags, self.tf_device = configure_tensorflow(self.device)
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError(f"keras backend is {keras.backend.backend()!r}, not tensorflow "
+                               "(keras was imported before KERAS_BACKEND was set)")
+        self.keras = keras
+        self.runner = CodeRunner()
+        return {**flags, "keras": keras.__version__, "keras_backend": keras.backend.backend(),
+                "keras_epsilon": keras.config.epsilon(), "keras_floatx": keras.config.floatx()}
+
+    def unsupported_reason(self, params):
+        reason = super().unsupported_reason(params)
+        if reason is None and params.get("invalid") in COMPOSED_INVALID:
+            reason = f"n/a: {COMPOSED_INVALID[params['invalid']]}"
+        if (reason is None and params["label_kind"] != "soft" and params["label_smoothing"] > 0
+                and params.get("uses_ignore")):
+            reason = ("label_smoothing with ignored positions: SparseCategoricalCrossentropy has "
+                      "no label_smoothing, and the one-hot + CategoricalCrossentropy recipe has no "
+                      "ignore_class (a sample_weight mask would count ignored positions in the "
+                      "mean)")
+        return reason
+
+    def _run(self, inputs, params, check):
+        ns = self.runner.run(self.tf, self.tf_device, _source(params, check), inputs,
+                             {"keras": self.keras})
+        return output_from(ns, check)
+
+    def forward(self, inputs, params):
+        return self._run(inputs, params, "forward")
+
+    def gradient(self, inputs, params):
+        return self._run(inputs, params, "grad")
+
+    def snippet(self, params, check):
+        header = ["import os", "os.environ['KERAS_BACKEND'] = 'tensorflow'"]
+        header += tensorflow_header() + ["import keras"]
+        body = _source(params, check)
+        if self.device in ("gpu", "cuda"):
+            body = "with tf.device('/GPU:0'):\n" + "".join(
+                "    " + line + "\n" for line in body.splitlines())
+        return "\n".join(header) + "\n" + body
+

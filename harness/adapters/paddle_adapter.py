@@ -1,0 +1,188 @@
+"""paddle: `paddle.nn.functional.cross_entropy`, every parameter native, gradients by autograd.
+
+paddle's signature is the project's canonical signature, so every case parameter is passed straight
+through (weight, ignore_index, reduction, soft_label, axis, use_softmax, label_smoothing). Labels go
+in as given: hard labels as int64, with the size-1 class axis for "hard-keepdim" (paddle accepts
+both forms), soft labels in the case dtype. The adapter never reshapes, casts or fixes what paddle
+returns; paddle's own choices are declared as conventions (measured on 3.3.1, see
+docs/research-frameworks.md section 3). The only reshape is of the cotangent `g` for reduction
+"none", to the shape of paddle's output (same elements, same order), so that backward accepts it.
+
+Line references are to the paddlepaddle 3.3.1 wheel (`paddle/nn/functional/loss.py`, the shipped
+`paddle/include/paddle/phi/kernels/funcs/*.h`), which is the v3.3.1 tag's source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.adapters.base import NATIVE, Adapter, Capabilities, DocumentedConvention, Output
+
+TAG = "https://github.com/PaddlePaddle/Paddle/blob/v3.3.1"
+LOSS = f"{TAG}/python/paddle/nn/functional/loss.py"
+COMMON = f"{TAG}/python/paddle/nn/functional/common.py"
+DOC = ("https://www.paddlepaddle.org.cn/documentation/docs/en/api/paddle/nn/functional/"
+       "cross_entropy_en.html")
+
+# cross_entropy_with_softmax (and label_smooth) have CPU kernels for float and double only in 3.3.1;
+# the GPU build registers float16 and bfloat16 as well.
+CPU_DTYPES = ("float32", "float64")
+GPU_ONLY_DTYPES = ("float16", "bfloat16")
+_NO_CPU_KERNEL = ("paddle 3.3.1 registers no CPU kernel of cross_entropy_with_softmax for this "
+                  "dtype (RuntimeError: kernel ... is not registered); it exists on device 'gpu'")
+
+
+class PaddleAdapter(Adapter):
+    name = "paddle"
+    module = "paddle"
+    distribution = "paddlepaddle"
+    api = "paddle.nn.functional.cross_entropy"
+    capabilities = Capabilities(
+        dtypes=CPU_DTYPES,
+        features={f: NATIVE for f in ("soft_label", "use_softmax", "weight", "ignore_index",
+                                      "label_smoothing", "axis", "reduction_none", "reduction_sum",
+                                      "reduction_mean")},
+        devices=("cpu", "gpu"),
+        dtype_notes={d: _NO_CPU_KERNEL for d in GPU_ONLY_DTYPES},
+    )
+    conventions = (
+        DocumentedConvention(
+            "mean-counts-ignored", f"{LOSS}#L3140-L3150",
+            "hard labels, no weight, ignore_index < 0: mean is mean_all(out), so ignored positions "
+            "count in the denominator as zero loss (only ignore_index >= 0 masks, L3113)"),
+        DocumentedConvention(
+            "empty-mean-zero", f"{LOSS}#L3121-L3148",
+            "mean divides by count + (count == 0) (also weight sums): all ignored or zero total "
+            "weight gives 0, not NaN (a zero-size input still gives NaN, L3104)"),
+        DocumentedConvention(
+            "softmax-shift-clipped-64", f"{TAG}/paddle/phi/kernels/funcs/softmax_impl.h#L33-L39",
+            "ValueClip: shifted logits x - max are clipped at -64 before exp, so lp_c >= "
+            "-64 - log C; per-position losses cap near 64 + log C"),
+        DocumentedConvention(
+            "log-zero-1e20", f"{TAG}/paddle/phi/kernels/funcs/cross_entropy.h#L26-L36",
+            "TolerableValue: -log(0) = inf is replaced by 1e20 (use_softmax=False; soft labels "
+            "give q_c * 1e20)"),
+        DocumentedConvention(
+            "mean-counts-label-elements", f"{LOSS}#L3113-L3131",
+            "mean with ignore_index >= 0 when the label is a [..., C] float tensor (soft labels "
+            "with ignore_index=0, or any label_smoothing): mask = label != ignore_index counts "
+            "label elements, not positions (about N*C)"),
+        DocumentedConvention(
+            "smoothing-skips-ignore", f"{LOSS}#L3008-L3021",
+            "label_smoothing > 0 turns hard labels into smoothed one-hot rows and switches to the "
+            "soft path: ignore_index is never applied (one_hot raises on a negative or >= C "
+            "ignore_index value in the labels)"),
+        DocumentedConvention(
+            "smoothing-coefficients-float32", f"{COMMON}#L2663",
+            "label_smooth takes float(epsilon) as a float32 attribute and the one-hot rows are "
+            "float32: q' = f32(1 - f32(e)) * q + f32(e)/C, relative error ~1e-7 in float64"),
+        DocumentedConvention(
+            "none-keeps-class-axis", f"{LOSS}#L3152-L3155",
+            "reduction='none' squeezes the class axis only when the label came without it: soft "
+            "labels, label smoothing and size-1-axis hard labels return the loss with a size-1 "
+            "class axis"),
+    )
+
+    def setup(self):
+        import paddle
+
+        self.paddle = paddle
+        flags = {"device": str(paddle.set_device(self.device))}
+        # One CPU math thread (there is no public paddle.set_num_threads in 3.3.1).
+        paddle.set_flags({"FLAGS_paddle_num_threads": 1, "FLAGS_use_onednn": False})
+        flags.update(paddle.get_flags(["FLAGS_paddle_num_threads", "FLAGS_use_onednn"]))
+        core = getattr(getattr(paddle, "base", None), "core", None)
+        if core is not None and hasattr(core, "set_num_threads"):
+            core.set_num_threads(1)
+            flags["core.set_num_threads"] = 1
+        # Deterministic cuDNN where the build has the flag (CUDA builds only; CPU builds refuse it).
+        try:
+            paddle.set_flags({"FLAGS_cudnn_deterministic": True})
+            flags.update(paddle.get_flags(["FLAGS_cudnn_deterministic"]))
+        except ValueError as e:
+            flags["FLAGS_cudnn_deterministic"] = f"not available in this build ({e})"
+        return flags
+
+    def unsupported_reason(self, params):
+        if self.device == "gpu" and params["dtype"] in GPU_ONLY_DTYPES:
+            # GPU kernels exist for half precision: check everything else as for float32.
+            return super().unsupported_reason({**params, "dtype": "float32"})
+        # Not marked unsupported on purpose (paddle raises, which is reported as `error`):
+        # label smoothing with hard labels and axis != -1 (one_hot uses input.shape[-1]), and
+        # soft or smoothed labels with weight and axis != -1 (matmul assumes the class axis last).
+        return super().unsupported_reason(params)
+
+    # -- the call ----------------------------------------------------------------------------
+    def _tensor(self, a, dtype_name):
+        paddle = self.paddle
+        t = paddle.to_tensor(np.array(a, order="C"))  # not ascontiguousarray: it makes 0-d 1-d
+        if np.asarray(a).dtype.kind == "f":
+            t = t.astype(dtype_name)  # bfloat16 carriers (float32) become paddle bfloat16 exactly
+        else:
+            t = t.astype("int64")
+        return t
+
+    def _loss(self, inputs, params, requires_grad):
+        paddle = self.paddle
+        dt = params["dtype"]
+        x = self._tensor(inputs.x, dt)
+        x.stop_gradient = not requires_grad
+        label = self._tensor(inputs.label, dt)  # as given: float labels (invalid) stay float
+        weight = None if inputs.weight is None else self._tensor(inputs.weight, dt)
+        loss = paddle.nn.functional.cross_entropy(
+            x, label, weight=weight, ignore_index=params["ignore_index"],
+            reduction=params["reduction"], soft_label=params["label_kind"] == "soft",
+            axis=params["axis"], use_softmax=params["use_softmax"],
+            label_smoothing=params["label_smoothing"])
+        return x, loss
+
+    def forward(self, inputs, params):
+        with self.paddle.no_grad():
+            _, loss = self._loss(inputs, params, False)
+        return self._out(loss)
+
+    def gradient(self, inputs, params):
+        x, loss = self._loss(inputs, params, True)
+        if params["reduction"] == "none":
+            g = np.asarray(inputs.grad_output)
+            # paddle may keep a size-1 class axis (none-keeps-class-axis): same elements, same order
+            loss.backward(self._tensor(g.reshape(loss.shape), params["dtype"]))
+        else:
+            loss.backward()
+        if x.grad is None:
+            raise RuntimeError("paddle autograd produced no gradient for the input")
+        return self._out(x.grad)
+
+    def _out(self, t):
+        name = str(t.dtype).replace("paddle.", "")
+        if name == "bfloat16":
+            return Output(t.astype("float32").numpy(), name)
+        return Output(t.numpy(), name)
+
+    def snippet(self, params, check):
+        dt, grad = params["dtype"], check == "grad"
+        lines = [
+            "import numpy as np",
+            "import paddle",
+            "import paddle.nn.functional as F",
+            f"paddle.set_device({self.device!r})",
+            f"xt = paddle.to_tensor(x).astype({dt!r})",
+            f"xt.stop_gradient = {not grad}",
+            f"lt = paddle.to_tensor(label).astype({dt!r} if label.dtype.kind == 'f' else 'int64')",
+            f"w = None if weight is None else paddle.to_tensor(weight).astype({dt!r})",
+            (f"out = F.cross_entropy(xt, lt, weight=w, ignore_index={params['ignore_index']}, "
+             f"reduction={params['reduction']!r}, soft_label={params['label_kind'] == 'soft'}, "
+             f"axis={params['axis']}, use_softmax={params['use_softmax']}, "
+             f"label_smoothing={params['label_smoothing']})"),
+        ]
+        to_np = ".astype('float32').numpy()" if dt == "bfloat16" else ".numpy()"
+        if grad:
+            if params["reduction"] == "none":
+                lines.append(f"out.backward(paddle.to_tensor(np.asarray(g).reshape(out.shape))"
+                             f".astype({dt!r}))")
+            else:
+                lines.append("out.backward()")
+            lines.append(f"grad = xt.grad{to_np}")
+        else:
+            lines.append(f"loss = out{to_np}")
+        return "\n".join(lines) + "\n"
