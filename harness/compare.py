@@ -100,7 +100,7 @@ def compare(got, expected, bound, dtype_expected: str, dtype_got: str) -> Compar
         c.reason, c.n_bad = "nonfinite", int(pattern_bad.sum())
         i = int(np.argmax(pattern_bad.reshape(-1)))
     else:
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             ratio = np.where(finite_both, abs_f / bound, 0.0)
         bad = ratio > 1.0
         c.max_ratio = float(ratio.max()) if expected.size else 0.0

@@ -86,10 +86,16 @@ class Worker:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> dict:
+        self.launch()
+        return self.await_ready()
+
+    def launch(self) -> None:
+        """Spawn the process and ask for its hello; `await_ready` reads the answer. Split so that
+        several workers import their frameworks at the same time."""
         env = {**os.environ, **THREAD_ENV}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         self._stderr = tempfile.TemporaryFile()
-        t0 = time.perf_counter()
+        self._t_launch = time.perf_counter()
         self.proc = subprocess.Popen(
             [self.python, "-m", "harness.worker", self.ref, "--device", self.device],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
@@ -97,13 +103,18 @@ class Worker:
         self._reader = _FdReader(self.proc.stdout.fileno())
         try:
             write_message(self.proc.stdin, {"op": "hello"})
+        except (BrokenPipeError, OSError):
+            pass  # await_ready reports it
+
+    def await_ready(self) -> dict:
+        try:
             self._reader.deadline = time.monotonic() + self.start_timeout
             info, _ = read_message(self._reader)
         except (EOFError, TimeoutError, ProtocolError, BrokenPipeError) as e:
             tail = self.stderr_tail()
             self.kill()
             raise WorkerStartError(f"{self.name} worker did not start ({type(e).__name__}): {tail}") from None
-        self.start_seconds += time.perf_counter() - t0
+        self.start_seconds += time.perf_counter() - self._t_launch
         if not info.get("ok"):
             self.kill()
             raise WorkerStartError(f"{self.name}: {info.get('error')}")

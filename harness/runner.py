@@ -146,6 +146,7 @@ class Engine:
         self.close()
 
     def start(self) -> None:
+        """Start every worker; they import their frameworks concurrently."""
         t0 = time.perf_counter()
         for st in self.adapters:
             cls = load_class(st.spec.ref)
@@ -155,7 +156,14 @@ class Engine:
                 continue
             st.worker = Worker(st.spec.name, st.spec.ref, self.device, st.spec.python, self.timeout)
             try:
-                st.info = st.worker.start()
+                st.worker.launch()
+            except OSError as e:  # e.g. --python names an interpreter that does not exist
+                st.unavailable, st.worker = f"cannot start {st.spec.python or 'python'}: {e}", None
+        for st in self.adapters:
+            if st.worker is None:
+                continue
+            try:
+                st.info = st.worker.await_ready()
             except WorkerStartError as e:
                 st.unavailable, st.worker = str(e), None
         self.timing.imports += time.perf_counter() - t0

@@ -77,9 +77,9 @@ class TorchAdapter(Adapter):
             label = torch.movedim(label, axis, 1) if label.ndim > 1 else label
         else:
             label = self._tensor(squeeze_label(inputs.label, params), dt)
-        kw = dict(weight=weight, reduction=params["reduction"])
-        if params["label_kind"] != "soft":
-            kw["ignore_index"] = params["ignore_index"]
+        # ignore_index goes to torch for soft labels too: torch itself rejects it with
+        # probability targets (only the default -100 is allowed there)
+        kw = dict(weight=weight, reduction=params["reduction"], ignore_index=params["ignore_index"])
         if params["use_softmax"]:
             loss = F.cross_entropy(xt, label, label_smoothing=params["label_smoothing"], **kw)
         else:
@@ -115,11 +115,10 @@ class TorchAdapter(Adapter):
         if params["label_kind"] == "soft":
             lines.append(f"t = torch.tensor(label).to(torch.{dt})")
             lines.append(f"t = torch.movedim(t, {axis}, 1) if t.ndim > 1 else t")
-            extra = ""
         else:
             sq = f".squeeze({axis})" if params["label_kind"] == "hard-keepdim" else ""
             lines.append(f"t = torch.tensor(label){sq}")
-            extra = f", ignore_index={params['ignore_index']}"
+        extra = f", ignore_index={params['ignore_index']}"
         if params["use_softmax"]:
             lines.append(f"out = F.cross_entropy(inp, t, weight=w, reduction={params['reduction']!r}"
                          f"{extra}, label_smoothing={params['label_smoothing']})")
