@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 EXTRAS ?= all,test
 
-.PHONY: report test unit parity venv bench clean
+.PHONY: report test unit parity venv bench clean upgrade-demo gate
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,25 @@ report: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q -p no:cacheprovider cases/smoke.yaml
+
+## The framework-upgrade workflow, demonstrated: paddle $(OLD_PADDLE) in its own virtualenv, side
+## by side with the pinned paddle in one run; the report gets "What changed between versions".
+OLD_PADDLE ?= 3.2.2
+ALT_VENV   := .venv-alt/paddle-$(OLD_PADDLE)
+
+$(ALT_VENV)/.installed:
+	$(PYTHON) -m venv $(ALT_VENV)
+	$(ALT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(ALT_VENV)/bin/python -m pip install --quiet 'paddlepaddle==$(OLD_PADDLE)'
+	@touch $@
+
+upgrade-demo: $(STAMP) $(ALT_VENV)/.installed
+	$(PY) -m harness run --frameworks paddle,paddle@$(OLD_PADDLE) \
+	    --python paddle@$(OLD_PADDLE)=$(ALT_VENV)/bin/python --out reports/upgrade-paddle
+
+## The regression gate against the committed baseline.
+gate: $(STAMP)
+	$(PY) -m harness gate --baseline reports/baseline.json --results reports/results.json
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

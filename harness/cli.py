@@ -128,7 +128,8 @@ def cmd_run(args) -> int:
                   "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                   "breakdown_s": eng.timing.to_json()}
         doc = report.results_document(records, eng.environment(), grid, eng.events(), timing,
-                                      {"conventions": _convention_catalogue()})
+                                      {"conventions": _convention_catalogue(),
+                                       "expectations": _apply_expectations(args, records)})
         refs = {st.spec.name: st.spec.ref for st in eng.adapters}
         repro = {}
         worst = [r for r in doc["results"] if r["verdict"] not in ("pass", "unsupported", "divergent")]
@@ -151,6 +152,28 @@ def cmd_run(args) -> int:
     print(f"{len(cases)} cases x {len(eng.running)} frameworks: {summary}", file=sys.stderr)
     print(f"wrote {out / 'results.json'} and {out / 'report.md'}", file=sys.stderr)
     return 0
+
+
+def _apply_expectations(args, records: list[dict]) -> dict:
+    """Mark each record with the reviewed expectation that covers it; summarise the file."""
+    from harness.expectations import find, load_expectations
+
+    exps = load_expectations(args.expectations) if args.expectations else []
+    unexpected = 0
+    for r in records:
+        e = find(exps, r["case"], r["framework"], r["check"])
+        if e is None:
+            if r["verdict"] not in ("pass", "unsupported"):
+                unexpected += 1
+            continue
+        e.matched += 1
+        r["expectation"] = {"verdict": e.verdict, "convention": e.convention, "reason": e.reason,
+                            "link": e.link, "holds": e.accepts(r["verdict"], r["convention"])}
+    frameworks = {r["framework"] for r in records}
+    return {"file": args.expectations, "entries": len(exps),
+            "unmatched": [e.describe() for e in exps if not e.matched and e.framework in frameworks],
+            "broken": sum(1 for r in records if r.get("expectation", {}).get("holds") is False),
+            "unexplained": unexpected}
 
 
 def _convention_catalogue() -> dict:
@@ -241,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "is declared hung (default 120)")
     run.add_argument("--batch-size", type=int, default=24)
     run.add_argument("--top", type=int, default=15, help="discrepancies shown with reproducers")
+    run.add_argument("--expectations", default="cases/expectations.yaml",
+                     help="reviewed known divergences (default cases/expectations.yaml; '' for none)")
     run.set_defaults(func=cmd_run)
     ls = sub.add_parser("list", help="adapters with versions, capabilities, conventions; cases")
     _add_common(ls)

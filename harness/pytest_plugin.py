@@ -175,10 +175,7 @@ def pytest_terminal_summary(terminalreporter, config):
     if not s or s.expectations is None:
         return
     unmatched = [e for e in s.expectations if not e.matched]
-    collected = {(it.case.id, it.framework) for it in terminalreporter.stats.get("passed", [])
-                 if hasattr(it, "case")}
     if unmatched:
         terminalreporter.section("xent-parity: expectations that matched no collected result")
         for e in unmatched:
             terminalreporter.write_line(e.describe())
-    del collected

@@ -151,6 +151,12 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
         out.append(f"| {fw} | " + " | ".join(cells) + " |")
     out.append("")
 
+    exp = doc.get("expectations")
+    if exp and exp.get("file"):
+        reviewed = sum(1 for r in recs if r.get("expectation", {}).get("holds"))
+        out += [f"Reviewed known divergences (`{exp['file']}`): {reviewed} results as expected, "
+                f"{exp.get('broken', 0)} no longer as expected, {exp.get('unexplained', 0)} "
+                "results other than pass/unsupported with no reviewed entry.", ""]
     matrix: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
     for r in recs:
         for f in features(r["params"], r["check"]):
@@ -209,6 +215,10 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
         out.append(f"**{r['verdict']}** ({r['framework']} {r['version']}, {r['device']}): "
                    f"{_md_escape(r['detail'])}")
         out.append("")
+        exp = r.get("expectation")
+        if exp:
+            state = "reviewed" if exp["holds"] else "**expected " + exp["verdict"] + ", changed**"
+            out += [f"Known ({state}): {_md_escape(exp['reason'])} ([link]({exp['link']}))", ""]
         script = (reproducers or {}).get((r["case"], r["framework"], r["check"]))
         if script:
             out += ["<details><summary>reproducer</summary>", "", "```python", script.rstrip(),

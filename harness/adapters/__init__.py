@@ -40,7 +40,16 @@ def known_adapters() -> dict[str, str]:
 
 
 def resolve(spec: str) -> tuple[str, str]:
-    """A registered name or a `module:Class` reference -> (name, `module:Class`)."""
+    """A registered name or a `module:Class` reference -> (name, `module:Class`).
+
+    `NAME@LABEL` runs adapter NAME a second time under its own name, e.g. `paddle@3.2.2` with
+    `--python paddle@3.2.2=/path/to/other/venv/bin/python` for a framework-upgrade comparison.
+    """
+    if "@" in spec:
+        base, _, label = spec.partition("@")
+        if not label:
+            raise ValueError(f"adapter {spec!r}: empty label after '@'")
+        return spec, resolve(base)[1]
     known = known_adapters()
     if spec in known:
         return spec, known[spec]
