@@ -112,6 +112,7 @@ CHECKS = ("forward", "grad")
 INVALID = ("label-out-of-range", "label-negative", "bad-reduction", "weight-shape", "label-rank",
            "float-labels", "soft-ignore-positive")
 MAX_ELEMENTS = 1 << 31
+MAX_CASES = 200_000  # per block, before exclusions: a grid larger than this is a typo
 
 
 def _is_int(v):
@@ -297,6 +298,13 @@ def _expand_grid(path, block, base: dict) -> Iterable[tuple[dict, str]]:
         for k in ex:
             if k not in SCHEMA:
                 raise CaseFileError(f"{_where(path, ex, k)}: key {k!r}: unknown parameter in exclude")
+    total = 1
+    for vals in values:
+        total *= len(vals)
+    if total > MAX_CASES:
+        sizes = " x ".join(f"{a}({len(v)})" for a, v in zip(axes, values))
+        raise CaseFileError(f"{_where(path, block, 'grid')}: key 'grid': {sizes} = {total:,} "
+                            f"combinations, more than the {MAX_CASES:,} a block may expand to")
     for combo in itertools.product(*values):
         p = dict(zip(axes, combo))
         full = {**base, **p}

@@ -4,17 +4,19 @@
     xent-parity run cases/smoke.yaml --frameworks numpy,torch -k "soft and not f16"
     xent-parity list --cases 'hard-*f64*'
     xent-parity explain CASE_ID --frameworks torch
+    xent-parity run --shard 2/4 --out shard2 && xent-parity merge shard*/results.json --out reports
+    xent-parity run --resume                 # after an interruption: continue where it stopped
+    xent-parity gate --baseline reports/baseline.json --results reports/results.json
 
-Exit status: 0 when the run completed, whatever the verdicts; 2 for usage errors and bad case files.
+Exit status: 0 when the run completed, whatever the verdicts; 2 for usage errors and bad case files;
+130 when interrupted (partial results are written and the resume command is printed).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
+import json
 import sys
-import time
-from collections import Counter
 from pathlib import Path
 
 from harness.cases import CaseFileError, load_cases, select
@@ -87,100 +89,80 @@ def _specs(args):
 
 
 def cmd_run(args) -> int:
-    from harness import report
-    from harness.inputs import generate_inputs
-    from harness.reproducer import reproducer
-    from harness.runner import Engine, grid_hash
+    from harness import orchestrate
 
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     grids, cases = _load(args)
     if not cases:
-        print("xent-parity: no case matches the filters", file=sys.stderr)
-        return 2
+        raise UsageError("no case matches the filters")
+    try:
+        plan = orchestrate.make_plan(grids, cases, orchestrate.parse_shard(args.shard))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     specs = _specs(args)
-    out = Path(args.out)
-    tty = sys.stderr.isatty()
-    counts: Counter = Counter()
-    last = [0.0]
+    _check_size(plan.cases, len(specs))
+    hint = "xent-parity " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["run"] else "xent-parity run"
+    try:
+        _, complete = orchestrate.execute(
+            plan, specs, Path(args.out), device=args.device, timeout=args.timeout,
+            batch_size=args.batch_size, top=args.top, resume=args.resume,
+            expectations=args.expectations or None, argv_hint=hint.replace(" --resume", ""))
+    except ValueError as e:  # a checkpoint from another run
+        raise UsageError(str(e)) from None
+    return 0 if complete else 130
 
-    def progress(done, total):
-        now = time.monotonic()
-        line = f"[{done}/{total} cases] " + " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-        if tty:
-            print("\r" + line, end="", file=sys.stderr, flush=True)
-        elif now - last[0] > 10 or done == total:
-            print(line, file=sys.stderr, flush=True)
-            last[0] = now
 
-    with Engine(specs, device=args.device, timeout=args.timeout, batch_size=args.batch_size) as eng:
-        eng.start()
-        for st in eng.adapters:
-            state = (f"{st.info['version']}" if st.info else f"not run: {st.unavailable}")
-            print(f"{st.spec.name}: {state}", file=sys.stderr)
-        verdicts = eng.run(cases, on_verdict=lambda v: counts.update([v.verdict]), progress=progress)
-        if tty:
-            print(file=sys.stderr)
-        t0 = time.perf_counter()
-        by_id = {c.id: c for c in cases}
-        records = [report.record(v, by_id[v.case_id].params) for v in verdicts]
-        grid = {"files": [str(g) for g in grids], "hash": grid_hash(cases), "cases": len(cases)}
-        timing = {"started": started,
-                  "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                  "breakdown_s": eng.timing.to_json()}
-        doc = report.results_document(records, eng.environment(), grid, eng.events(), timing,
-                                      {"conventions": _convention_catalogue(),
-                                       "expectations": _apply_expectations(args, records)})
-        refs = {st.spec.name: st.spec.ref for st in eng.adapters}
-        repro = {}
-        worst = [r for r in doc["results"] if r["verdict"] not in ("pass", "unsupported", "divergent")]
-        worst.sort(key=lambda r: (report.SEVERITY.get(r["verdict"], 9), -report._ratio(r)))
-        for r in worst[:args.top]:
-            data = generate_inputs(by_id[r["case"]].params, r["case"])
-            repro[(r["case"], r["framework"], r["check"])] = reproducer(
-                r["case"], data, refs[r["framework"]], r["check"], r["version"], r["device"],
-                f"verdict: {r['verdict']}: {r['detail']}")
-        report.write_results(out / "results.json", doc)
-        try:
-            figures = report.render_figures(doc, out / "figures")
-        except Exception as e:  # noqa: BLE001 - a figure is never worth losing the report
-            print(f"xent-parity: figures skipped: {type(e).__name__}: {e}", file=sys.stderr)
-            figures = {}
-        report.atomic_write(out / "report.md", report.render_markdown(doc, repro, top=args.top,
-                                                                      figures=figures))
-        eng.timing.reporting += time.perf_counter() - t0
-    summary = " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-    print(f"{len(cases)} cases x {len(eng.running)} frameworks: {summary}", file=sys.stderr)
-    print(f"wrote {out / 'results.json'} and {out / 'report.md'}", file=sys.stderr)
+def _check_size(cases, n_frameworks: int) -> None:
+    """Refuse, before any work, a grid whose inputs cannot fit in memory, with the estimate."""
+    import numpy as np
+
+    from harness.dtypes import fmt
+
+    def case_bytes(c):
+        n = 1
+        for d in c.params["shape"]:
+            n *= d
+        return n * np.dtype(fmt(c.params["dtype"]).carrier).itemsize
+
+    if not cases:
+        return
+    worst = max(cases, key=case_bytes)
+    # the input, labels, the reference's float64 copy and chunks, each worker's copy and its
+    # framework's temporaries (~4x): a rough upper estimate
+    need = case_bytes(worst) * (4 + 4 * n_frameworks)
+    avail = _available_memory()
+    if avail and need > avail:
+        raise UsageError(f"case {worst.id} needs about {need / 2**30:.1f} GiB with {n_frameworks} "
+                         f"frameworks, more than the {avail / 2**30:.1f} GiB available; refused "
+                         "before starting (run fewer frameworks or a smaller shape)")
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def cmd_merge(args) -> int:
+    from harness import orchestrate
+
+    try:
+        docs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.shards]
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read shard results: {e}") from None
+    grids = docs[0].get("grid", {}).get("files") or [DEFAULT_GRID]
+    cases = load_cases(grids)
+    try:
+        doc = orchestrate.merge([Path(p) for p in args.shards], Path(args.out), cases, args.top)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(f"merged {len(args.shards)} shards: {len(doc['results'])} results into "
+          f"{Path(args.out) / 'results.json'} and report.md", file=sys.stderr)
     return 0
-
-
-def _apply_expectations(args, records: list[dict]) -> dict:
-    """Mark each record with the reviewed expectation that covers it; summarise the file."""
-    from harness.expectations import find, load_expectations
-
-    exps = load_expectations(args.expectations) if args.expectations else []
-    unexpected = 0
-    for r in records:
-        e = find(exps, r["case"], r["framework"], r["check"])
-        if e is None:
-            if r["verdict"] not in ("pass", "unsupported"):
-                unexpected += 1
-            continue
-        e.matched += 1
-        r["expectation"] = {"verdict": e.verdict, "convention": e.convention, "reason": e.reason,
-                            "link": e.link, "holds": e.accepts(r["verdict"], r["convention"])}
-    frameworks = {r["framework"] for r in records}
-    return {"file": args.expectations, "entries": len(exps),
-            "unmatched": [e.describe() for e in exps if not e.matched and e.framework in frameworks],
-            "broken": sum(1 for r in records if r.get("expectation", {}).get("holds") is False),
-            "unexplained": unexpected}
-
-
-def _convention_catalogue() -> dict:
-    from reference import CONVENTIONS
-
-    return {n: {"summary": c.summary, "formula": c.formula, "canonical_formula": c.canonical_formula,
-                "framework": c.framework} for n, c in sorted(CONVENTIONS.items())}
 
 
 def cmd_list(args) -> int:
@@ -264,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "is declared hung (default 120)")
     run.add_argument("--batch-size", type=int, default=24)
     run.add_argument("--top", type=int, default=15, help="discrepancies shown with reproducers")
+    run.add_argument("--shard", metavar="K/N", help="run only shard K of N (a stable split by case ID)")
+    run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out "
+                     "without recomputing finished cases")
     run.add_argument("--expectations", default="cases/expectations.yaml",
                      help="reviewed known divergences (default cases/expectations.yaml; '' for none)")
     run.set_defaults(func=cmd_run)
@@ -276,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--timeout", type=float, default=120.0)
     ex.add_argument("--reproducer", action="store_true", help="print each framework's reproducer")
     ex.set_defaults(func=cmd_explain)
+    mg = sub.add_parser("merge", help="combine shard results into one results.json and report.md")
+    mg.add_argument("shards", nargs="+", help="the shards' results.json files")
+    mg.add_argument("--out", default="reports")
+    mg.add_argument("--top", type=int, default=15)
+    mg.set_defaults(func=cmd_merge)
     from harness.gate import add_gate_parser
 
     add_gate_parser(sub)

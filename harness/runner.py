@@ -178,11 +178,15 @@ class Engine:
         return [st for st in self.adapters if st.worker is not None]
 
     def run(self, cases: list[Case], on_verdict: Callable[[Verdict], None] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> list[Verdict]:
+            progress: Callable[[int, int], None] | None = None,
+            on_batch: Callable[[list[Case], list[Verdict]], None] | None = None) -> list[Verdict]:
+        """Judge every case on every running adapter. `on_batch` sees each finished batch (for
+        checkpoints); `progress(done, total)` and `on_verdict` are for display."""
         verdicts: list[Verdict] = []
         t_start = time.perf_counter()
         for lo in range(0, len(cases), self.batch_size):
             batch = cases[lo:lo + self.batch_size]
+            n_before = len(verdicts)
             t0 = time.perf_counter()
             datas = [generate_inputs(c.params, c.id) for c in batch]
             refs = [CaseReference(c, d) for c, d in zip(batch, datas)]
@@ -217,6 +221,8 @@ class Engine:
                         if on_verdict:
                             on_verdict(v)
                 self.timing.comparison += time.perf_counter() - tc
+            if on_batch:
+                on_batch(batch, verdicts[n_before:])
             if progress:
                 progress(min(lo + self.batch_size, len(cases)), len(cases))
         self.timing.wall += time.perf_counter() - t_start

@@ -14,16 +14,20 @@ and a registry entry, and teaching `reference.cross_entropy` the new value.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Iterable, Union
 
 __all__ = [
     "CANONICAL",
     "CONVENTIONS",
+    "KERAS_EPSILON",
     "Convention",
     "Conventions",
     "resolve_conventions",
 ]
+
+KERAS_EPSILON = 1e-7  # keras.config.epsilon(): the clip of keras's probability losses
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,37 @@ class Conventions:
       `l_j = (1-e) w_{y_j} (-lp_{j,y_j}) + (e/C) sum_c w_c (-lp_jc)`, mean divides by
       `sum_j w_{y_j}`.
     - `probs_clip_eps`: `use_softmax=False` only. `0.0` (canonical): `lp = log(p)` exactly. A
-      positive value (keras: 1e-7) clips `p` to `[eps, 1 - eps]` before the log.
+      positive value clips `p` to `[eps, 1 - eps]` before the log.
+    - `probs_renormalise`: `use_softmax=False` only. `"none"` (canonical). `"after-clip"` (keras
+      SparseCategoricalCrossentropy): `lp = log cp - log sum_c cp_c`, `cp = clip(p, eps, 1-eps)`.
+      `"before-clip"` (keras CategoricalCrossentropy): `lp = log clip(p / sum_c p_c, eps, 1-eps)`.
+      Both clip with `probs_clip_eps`, or keras's `epsilon()` = `KERAS_EPSILON` when that is 0.
+    - `zero_times_inf`: a term with target `q_jc == 0` where `lp_jc` is not finite. `"zero"`
+      (canonical): it adds 0. `"nan"` (tf.nn, optax, torch with probability targets): it adds
+      `0 * -inf = NaN`. Dense targets only (soft or smoothed labels); a hard label is gathered.
+    - `softmax_shift_floor`: `-inf` (canonical): `lp = x - logsumexp(x)`. A finite value (paddle:
+      -64) clips the shifted logits first, `s = max(x - max(x), floor)`, `lp = s - log sum exp(s)`.
+    - `log_inf_value`: `inf` (canonical). A finite value (paddle: 1e20) replaces a log-probability
+      of `-inf` (`log 0`) by `-value` (and `+inf` by `+value`).
+    - `mean_counts_label_elements`: `False` (canonical). `True` (paddle): `mean` with
+      `ignore_index >= 0` and a dense target (soft or smoothed labels) weights position `j` by
+      `#{c : q_jc != ignore_index}` on top of its sample weight.
+    - `smoothing_skips_ignore`: `False` (canonical). `True` (paddle): with label smoothing, hard
+      labels are never ignored; a label equal to `ignore_index` is an ordinary class, and one
+      outside `[0, C)` is an error.
+    - `smoothing_precision`: `"exact"` (canonical). `"float32"` (paddle): the smoothing
+      coefficients are rounded as paddle's label_smooth kernel rounds them (see `CONVENTIONS`).
+    - `smoothing_classes`: `"class-axis"` (canonical): smoothing adds `e / C`. `"last-axis"`
+      (keras): it adds `e / input.shape[-1]`, whatever the class axis.
+    - `none_keeps_class_axis`: `False` (canonical). `True` (paddle): `reduction="none"` keeps a
+      size-1 class axis for soft labels, smoothed labels and hard labels given with that axis.
+    - `weighted_mean`: `"weights"` (canonical): `mean` divides by the sum of the sample weights.
+      `"count"` (keras, class weights as `sample_weight`): by the number of non-ignored positions.
+    - `empty_unreduced`: `False` (canonical). `True` (keras): when the `none` output has shape
+      `(0,)`, `sum` and `mean` return it unreduced.
+    - `grad_assumes_normalised_labels`: `False` (canonical). `True` (tf.nn's fused kernel): with
+      softmax the gradient is `s_j (softmax(x_j) - q_j)`, as if `sum_c q_jc == 1`; the loss is
+      unchanged.
 
     Example:
         >>> Conventions(empty_mean="zero") == resolve_conventions(["empty-mean-zero"])
@@ -58,18 +92,48 @@ class Conventions:
     empty_mean: str = "nan"
     smoothing_weight: str = "soft"
     probs_clip_eps: float = 0.0
+    probs_renormalise: str = "none"
+    zero_times_inf: str = "zero"
+    softmax_shift_floor: float = -math.inf
+    log_inf_value: float = math.inf
+    mean_counts_label_elements: bool = False
+    smoothing_skips_ignore: bool = False
+    smoothing_precision: str = "exact"
+    smoothing_classes: str = "class-axis"
+    none_keeps_class_axis: bool = False
+    weighted_mean: str = "weights"
+    empty_unreduced: bool = False
+    grad_assumes_normalised_labels: bool = False
 
     def __post_init__(self) -> None:
         _check_choice("soft_weight", self.soft_weight, ("sample", "per-class"))
         _check_choice("empty_mean", self.empty_mean, ("nan", "zero"))
         _check_choice("smoothing_weight", self.smoothing_weight, ("soft", "torch"))
-        flag = self.mean_counts_ignored
-        if not isinstance(flag, bool):
-            raise ValueError(f"Conventions.mean_counts_ignored: expected a bool, got {flag!r}")
+        _check_choice("probs_renormalise", self.probs_renormalise,
+                      ("none", "after-clip", "before-clip"))
+        _check_choice("zero_times_inf", self.zero_times_inf, ("zero", "nan"))
+        _check_choice("smoothing_precision", self.smoothing_precision, ("exact", "float32"))
+        _check_choice("smoothing_classes", self.smoothing_classes, ("class-axis", "last-axis"))
+        _check_choice("weighted_mean", self.weighted_mean, ("weights", "count"))
+        for name in ("mean_counts_ignored", "mean_counts_label_elements", "smoothing_skips_ignore",
+                     "none_keeps_class_axis", "empty_unreduced", "grad_assumes_normalised_labels"):
+            flag = getattr(self, name)
+            if not isinstance(flag, bool):
+                raise ValueError(f"Conventions.{name}: expected a bool, got {flag!r}")
         eps = self.probs_clip_eps
-        if not isinstance(eps, (int, float)) or not 0.0 <= eps < 0.5:
+        if not _is_real(eps) or not 0.0 <= eps < 0.5:
             raise ValueError(
                 f"Conventions.probs_clip_eps: expected a float in [0, 0.5), got {eps!r}"
+            )
+        floor = self.softmax_shift_floor
+        if not _is_real(floor) or not floor < 0.0:
+            raise ValueError(
+                f"Conventions.softmax_shift_floor: expected a negative float or -inf, got {floor!r}"
+            )
+        cap = self.log_inf_value
+        if not _is_real(cap) or not cap > 0.0:
+            raise ValueError(
+                f"Conventions.log_inf_value: expected a positive float or inf, got {cap!r}"
             )
 
     def names(self) -> tuple[str, ...]:
@@ -84,8 +148,12 @@ class Conventions:
         )
 
 
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
 def _check_choice(field: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"Conventions.{field}: expected one of {choices}, got {value!r}")
 
 
@@ -165,10 +233,191 @@ _REGISTRY = (
         framework="keras",
         summary=(
             "keras: with use_softmax=False probabilities are clipped to [eps, 1-eps], "
-            "eps = 1e-7, before the log"
+            "eps = 1e-7, before the log (keras's losses also renormalise: this is their value "
+            "on rows that sum to 1)"
         ),
         formula="lp = log(clip(p, eps, 1 - eps));  gradient 0 where the clip is active",
         canonical_formula="lp = log(p);  log(0) = -inf",
+    ),
+    Convention(
+        name="probs-clipped-renormalised",
+        field="probs_renormalise",
+        value="after-clip",
+        framework="keras",
+        summary=(
+            "keras: SparseCategoricalCrossentropy(from_logits=False) clips p to [eps, 1-eps] "
+            "(eps = 1e-7) and feeds log of that to a softmax, which renormalises the clipped row"
+        ),
+        formula=(
+            "cp = clip(p, eps, 1 - eps);  lp_c = log cp_c - log sum_k cp_k;  "
+            "dl/dp_c = [eps <= p_c <= 1-eps] (R / sum_k cp_k - r_c / p_c)"
+        ),
+        canonical_formula="lp = log(p);  dl/dp_c = -r_c / p_c",
+    ),
+    Convention(
+        name="probs-renormalised-clipped",
+        field="probs_renormalise",
+        value="before-clip",
+        framework="keras",
+        summary=(
+            "keras: CategoricalCrossentropy(from_logits=False) divides p by its row sum, then "
+            "clips to [eps, 1-eps] (eps = 1e-7) before the log"
+        ),
+        formula=(
+            "u = p / sum_k p_k;  lp_c = log clip(u_c, eps, 1 - eps);  dl/dp_c = "
+            "-[eps <= u_c <= 1-eps] r_c / p_c + sum_{k: eps <= u_k <= 1-eps} r_k / sum_k p_k"
+        ),
+        canonical_formula="lp = log(p);  dl/dp_c = -r_c / p_c",
+    ),
+    Convention(
+        name="zero-q-neg-inf-nan",
+        field="zero_times_inf",
+        value="nan",
+        framework="tf.nn, optax, torch",
+        summary=(
+            "tf.nn, optax, torch: -sum_c q_c lp_c is evaluated literally for dense targets, so "
+            "q_c = 0 where lp_c = -inf (a -inf logit, or p = 0) makes the loss NaN"
+        ),
+        formula=(
+            "l_j = NaN if some q_jc == 0 with lp_jc non-finite (soft or smoothed labels);  "
+            "gradient unchanged (autodiff of log_softmax stays finite)"
+        ),
+        canonical_formula="a term with q_jc == 0 adds 0, whatever lp_jc",
+    ),
+    Convention(
+        name="softmax-shift-clipped-64",
+        field="softmax_shift_floor",
+        value=-64.0,
+        framework="paddle",
+        summary=(
+            "paddle: the softmax clips the shifted logits at -64 (ValueClip) before exp, so "
+            "lp_c >= -64 - log C; the gradient is the kernel's softmax-minus-target with that softmax"
+        ),
+        formula=(
+            "s_c = max(x_c - max_k x_k, -64);  lp_c = s_c - log sum_k exp(s_k);  "
+            "dl/dx_c = exp(lp_c) R - r_c"
+        ),
+        canonical_formula="lp_c = x_c - logsumexp(x);  dl/dx_c = softmax(x)_c R - r_c",
+    ),
+    Convention(
+        name="log-zero-1e20",
+        field="log_inf_value",
+        value=1e20,
+        framework="paddle",
+        summary=(
+            "paddle: TolerableValue replaces log(0) = -inf by -1e20 (use_softmax=False: a zero "
+            "probability costs q_c * 1e20); the gradient is the kernel's literal -q/p"
+        ),
+        formula=(
+            "lp_c = -1e20 where log p_c = -inf (and +1e20 for +inf);  dl/dp_c = -r_c / p_c "
+            "literally for dense targets (-inf at p_c = 0 < q_c, NaN at p_c = q_c = 0)"
+        ),
+        canonical_formula="lp = log(p), log(0) = -inf;  a term with q_c = 0 adds 0, gradient 0",
+    ),
+    Convention(
+        name="mean-counts-label-elements",
+        field="mean_counts_label_elements",
+        value=True,
+        framework="paddle",
+        summary=(
+            "paddle: mean with ignore_index >= 0 and a dense label (soft labels, or any "
+            "smoothing) divides by the label elements != ignore_index, not the positions"
+        ),
+        formula=(
+            "mean = sum_j l_j / sum_j d_j #{c : q_jc != ignore_index}  "
+            "(d_j = sw_j, 1 without weights; usually C * sum_j d_j)"
+        ),
+        canonical_formula="mean = sum_j l_j / sum_j d_j",
+    ),
+    Convention(
+        name="smoothing-skips-ignore",
+        field="smoothing_skips_ignore",
+        value=True,
+        framework="paddle",
+        summary=(
+            "paddle: label smoothing one-hot encodes hard labels and never applies ignore_index; "
+            "a label equal to it is an ordinary class (outside [0, C) paddle's one_hot raises)"
+        ),
+        formula=(
+            "label_smoothing > 0: q_j = (1-e) onehot(y_j) + e/C for every position; "
+            "y_j == ignore_index outside [0, C) is an error"
+        ),
+        canonical_formula="y_j == ignore_index: l_j = 0, d_j = 0 (also with smoothing)",
+    ),
+    Convention(
+        name="smoothing-coefficients-float32",
+        field="smoothing_precision",
+        value="float32",
+        framework="paddle",
+        summary=(
+            "paddle: label_smooth takes epsilon as a float32 attribute and hard labels are "
+            "one-hot in float32, so the smoothed coefficients are float32 values"
+        ),
+        formula=(
+            "a = f32(1 - f32(e)), b = f32(f32(e) / C);  hard: q_y = f32(a + b), q_c = b;  "
+            "soft: q' = a q + b"
+        ),
+        canonical_formula="q' = (1 - e) q + e / C, exactly",
+    ),
+    Convention(
+        name="smoothing-classes-from-last-axis",
+        field="smoothing_classes",
+        value="last-axis",
+        framework="keras",
+        summary=(
+            "keras: categorical_crossentropy smooths with num_classes = y_true.shape[-1], "
+            "also when the class axis is another one (so does paddle's label_smooth)"
+        ),
+        formula="q' = (1 - e) q + e / input.shape[-1]",
+        canonical_formula="q' = (1 - e) q + e / input.shape[axis]",
+    ),
+    Convention(
+        name="none-keeps-class-axis",
+        field="none_keeps_class_axis",
+        value=True,
+        framework="paddle",
+        summary=(
+            "paddle: reduction='none' keeps a size-1 class axis for soft labels, smoothed labels "
+            "and hard labels given with the size-1 axis"
+        ),
+        formula="none output shape: input.shape with shape[axis] = 1 (those label forms)",
+        canonical_formula="none output shape: input.shape without the class axis",
+    ),
+    Convention(
+        name="weighted-mean-by-count",
+        field="weighted_mean",
+        value="count",
+        framework="keras",
+        summary=(
+            "keras: class weights passed as sample_weight with the default reduction "
+            "(sum_over_batch_size) give a mean over the non-ignored positions"
+        ),
+        formula="mean = sum_j sw_j l_j / #{j : not ignored}",
+        canonical_formula="mean = sum_j sw_j l_j / sum_j sw_j",
+    ),
+    Convention(
+        name="empty-unreduced",
+        field="empty_unreduced",
+        value=True,
+        framework="keras",
+        summary=(
+            "keras: reduce_values returns a loss of shape (0,) unreduced, so sum and mean of an "
+            "empty batch are the empty array"
+        ),
+        formula="none output of shape (0,): sum = mean = that empty array",
+        canonical_formula="sum = 0, mean = NaN (0-d arrays)",
+    ),
+    Convention(
+        name="grad-assumes-normalised-labels",
+        field="grad_assumes_normalised_labels",
+        value=True,
+        framework="tf.nn",
+        summary=(
+            "tf.nn: the fused softmax_cross_entropy_with_logits kernel returns softmax - labels "
+            "as the gradient, right only for labels that sum to 1 (the loss is unchanged)"
+        ),
+        formula="dl_j/dx_j = s_j (softmax(x_j) - q_j)  (s_j the sample weight)",
+        canonical_formula="dl_j/dx_j = s_j (softmax(x_j) sum_c q_jc - q_j)",
     ),
 )
 

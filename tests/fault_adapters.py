@@ -77,3 +77,13 @@ class GarbageAdapter(NumpyAdapter):
     def gradient(self, inputs, params):
         os.write(1, b"\x00 more" * 1000)
         return super().gradient(inputs, params)
+
+
+class SlowAdapter(NumpyAdapter):
+    """Correct, but slow enough that a run can be interrupted in the middle."""
+
+    name = "slow"
+
+    def forward(self, inputs, params):
+        time.sleep(0.05)
+        return super().forward(inputs, params)

@@ -1,0 +1,339 @@
+"""A whole run: plan (grid, filters, shard), execute with checkpoints, finalize reports; resume and
+merge.
+
+Checkpoints: after each batch every record of that batch is appended to `OUT/.partial.jsonl`
+(flushed and fsynced), headed by a line that identifies the run (grid hash, frameworks, device).
+An interrupted run (SIGINT or SIGTERM) writes valid partial `results.json` and `report.md`
+atomically, marked `"complete": false`, and prints how to resume; `--resume` skips every case the
+checkpoint holds and produces the same final files as an uninterrupted run (timing aside).
+
+Shards: `--shard K/N` keeps the cases whose ID hashes to K-1 modulo N, a split that is stable as
+the grid grows; `merge` combines shard results into files identical to an unsharded run's.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import report
+from harness.cases import Case
+from harness.runner import AdapterSpec, Engine, grid_hash
+
+PARTIAL = ".partial.jsonl"
+
+
+class Interrupted(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that the run can save what it has."""
+
+
+@dataclass
+class Plan:
+    grids: list[str]
+    cases: list[Case]  # the cases this run executes (after filters and shard)
+    grid: dict  # files, hash and count of the filtered grid (before sharding), shard if any
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    k, sep, n = text.partition("/")
+    try:
+        k, n = int(k), int(n)
+    except ValueError:
+        k = n = 0
+    if not sep or n < 1 or not 1 <= k <= n:
+        raise ValueError(f"--shard expects K/N with 1 <= K <= N, got {text!r}")
+    return k, n
+
+
+def shard_of(case_id: str, n: int) -> int:
+    return int.from_bytes(hashlib.sha256(case_id.encode()).digest()[:8], "little") % n
+
+
+def make_plan(grids: list[str], cases: list[Case], shard: tuple[int, int] | None) -> Plan:
+    grid = {"files": [str(g) for g in grids], "hash": grid_hash(cases), "cases": len(cases)}
+    if shard:
+        k, n = shard
+        cases = [c for c in cases if shard_of(c.id, n) == k - 1]
+        grid["shard"] = f"{k}/{n}"
+        grid["shard_cases"] = len(cases)
+    return Plan(grids, cases, grid)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _fingerprint(plan: Plan, specs: list[AdapterSpec], device: str) -> dict:
+    return {"grid": plan.grid, "frameworks": [[s.name, s.ref, s.python] for s in specs],
+            "device": device}
+
+
+def load_checkpoint(out: Path, fingerprint: dict) -> tuple[list[dict], list[dict]]:
+    """(records, events) of a previous interrupted run of the same plan (empty if none)."""
+    path = out / PARTIAL
+    if not path.exists():
+        return [], []
+    records, events = [], []
+    with path.open(encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    if not lines:
+        return [], []
+    try:
+        head = json.loads(lines[0])
+    except ValueError:
+        return [], []
+    if head.get("fingerprint") != fingerprint:
+        raise ValueError(f"{path} belongs to another run (grid, frameworks or device differ); "
+                         "run without --resume to start over")
+    batch: list = []
+    for line in lines[1:]:
+        try:
+            item = json.loads(line)
+        except ValueError:
+            break  # a torn last line from a hard kill: that batch is simply run again
+        if item.get("kind") == "end-of-batch":
+            for kind, obj in batch:
+                (events if kind == "event" else records).append(obj)
+            batch = []
+        else:
+            batch.append((item["kind"], item["data"]))
+    return records, events
+
+
+class Checkpoint:
+    """Append-only batch log: a batch counts only once its end-of-batch line is written."""
+
+    def __init__(self, out: Path, fingerprint: dict, records: list[dict], events: list[dict]):
+        out.mkdir(parents=True, exist_ok=True)
+        self.path = out / PARTIAL
+        tmp = out / (PARTIAL + ".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(json.dumps({"fingerprint": fingerprint}) + "\n")
+            self.f = f
+            self.add(records, events, sync=False)
+        os.replace(tmp, self.path)
+        self.f = self.path.open("a", encoding="utf-8")
+
+    def add(self, records: list[dict], events: list[dict], sync: bool = True) -> None:
+        for kind, items in (("record", records), ("event", events)):
+            for it in items:
+                self.f.write(json.dumps({"kind": kind, "data": it}, allow_nan=False) + "\n")
+        self.f.write('{"kind": "end-of-batch"}\n')
+        self.f.flush()
+        if sync:
+            os.fsync(self.f.fileno())
+
+    def close(self, remove: bool) -> None:
+        self.f.close()
+        if remove:
+            self.path.unlink(missing_ok=True)
+
+
+def execute(plan: Plan, specs: list[AdapterSpec], out: Path, *, device="cpu", timeout=120.0,
+            batch_size=24, top=15, resume=False, expectations: str | None = None,
+            argv_hint: str = "xent-parity run", quiet=False) -> tuple[dict, bool]:
+    """Run the plan and write results.json and report.md; returns (document, complete)."""
+    started = _now()
+    fingerprint = _fingerprint(plan, specs, device)
+    previous, prev_events = load_checkpoint(out, fingerprint) if resume else ([], [])
+    done = {r["case"] for r in previous}
+    todo = [c for c in plan.cases if c.id not in done]
+    by_id = {c.id: c for c in plan.cases}
+    counts: Counter = Counter(r["verdict"] for r in previous)
+    tty = sys.stderr.isatty() and not quiet
+    last = [0.0]
+
+    def say(msg):
+        if not quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    def progress(n, total):
+        line = (f"[{n + len(done)}/{len(plan.cases)} cases] "
+                + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        if tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif not quiet and (time.monotonic() - last[0] > 10 or n == total):
+            say(line)
+            last[0] = time.monotonic()
+
+    if previous:
+        say(f"resuming: {len(done)} cases done before, {len(todo)} to run")
+    records = list(previous)
+    ckpt = Checkpoint(out, fingerprint, previous, prev_events)
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupted)
+    complete = False
+    eng = Engine(specs, device=device, timeout=timeout, batch_size=batch_size)
+    try:
+        eng.start()
+        for st in eng.adapters:
+            say(f"{st.spec.name}: {st.info['version'] if st.info else 'not run: ' + st.unavailable}")
+
+        n_events = [0]
+
+        def on_batch(batch, verdicts):
+            recs = [report.record(v, by_id[v.case_id].params) for v in verdicts]
+            events = eng.events()
+            ckpt.add(recs, events[n_events[0]:])
+            n_events[0] = len(events)
+            records.extend(recs)
+
+        eng.run(todo, on_verdict=lambda v: counts.update([v.verdict]), progress=progress,
+                on_batch=on_batch)
+        complete = True
+    except (KeyboardInterrupt, Interrupted):
+        if tty:
+            print(file=sys.stderr)
+        say(f"xent-parity: interrupted after {len({r['case'] for r in records})} of "
+            f"{len(plan.cases)} cases; partial results kept.")
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        ckpt.close(remove=False)
+        if tty and complete:
+            print(file=sys.stderr)
+    try:
+        doc = finalize(plan, records, eng, out, started, complete, top=top,
+                       expectations=expectations, resumed=bool(previous), prev_events=prev_events)
+    finally:
+        eng.close()
+    if complete:
+        ckpt.close(remove=True)
+        say(f"{len(plan.cases)} cases x {len(eng.running)} frameworks: "
+            + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        say(f"wrote {out / 'results.json'} and {out / 'report.md'}")
+    else:
+        say(f"resume with: {argv_hint} --resume")
+    return doc, complete
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted()
+
+
+def finalize(plan: Plan, records: list[dict], eng: Engine, out: Path, started: str, complete: bool,
+             *, top=15, expectations=None, resumed=False, prev_events=()) -> dict:
+    t0 = time.perf_counter()
+    timing = {"started": started, "finished": _now(), "resumed": resumed,
+              "breakdown_s": eng.timing.to_json()}
+    extra = {"conventions": convention_catalogue(),
+             "expectations": apply_expectations(expectations, records)}
+    if not complete:
+        extra["complete"] = False
+    doc = report.results_document(records, eng.environment(), plan.grid,
+                                  list(prev_events) + eng.events(), timing, extra)
+    write_reports(doc, out, {c.id: c for c in plan.cases}, top)
+    eng.timing.reporting += time.perf_counter() - t0
+    return doc
+
+
+def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int) -> None:
+    """results.json, figures and report.md (with reproducers for the worst results)."""
+    from harness.adapters import resolve
+    from harness.inputs import generate_inputs
+    from harness.reproducer import reproducer
+
+    repro = {}
+    worst = [r for r in doc["results"] if r["verdict"] not in ("pass", "unsupported", "divergent")]
+    worst.sort(key=lambda r: (report.SEVERITY.get(r["verdict"], 9), -report._ratio(r), r["case"],
+                              r["framework"], r["check"]))
+    for r in worst[:top]:
+        try:
+            ref = resolve(r["framework"])[1]
+        except ValueError:
+            continue
+        data = generate_inputs(cases[r["case"]].params, r["case"])
+        repro[(r["case"], r["framework"], r["check"])] = reproducer(
+            r["case"], data, ref, r["check"], r["version"], r["device"],
+            f"verdict: {r['verdict']}: {r['detail']}")
+    report.write_results(out / "results.json", doc)
+    try:
+        figures = report.render_figures(doc, out / "figures")
+    except Exception as e:  # noqa: BLE001 - a figure is never worth losing the report
+        print(f"xent-parity: figures skipped: {type(e).__name__}: {e}", file=sys.stderr)
+        figures = {}
+    report.atomic_write(out / "report.md", report.render_markdown(doc, repro, top=top,
+                                                                  figures=figures))
+
+
+def apply_expectations(path: str | None, records: list[dict]) -> dict:
+    """Mark each record with the reviewed expectation that covers it; summarise the file."""
+    from harness.expectations import find, load_expectations
+
+    exps = load_expectations(path) if path else []
+    unexplained = 0
+    for r in records:
+        r.pop("expectation", None)
+        e = find(exps, r["case"], r["framework"], r["check"])
+        if e is None:
+            if r["verdict"] not in ("pass", "unsupported"):
+                unexplained += 1
+            continue
+        e.matched += 1
+        r["expectation"] = {"verdict": e.verdict, "convention": e.convention, "reason": e.reason,
+                            "link": e.link, "holds": e.accepts(r["verdict"], r["convention"])}
+    frameworks = {r["framework"] for r in records}
+    return {"file": path, "entries": len(exps),
+            "unmatched": [e.describe() for e in exps if not e.matched and e.framework in frameworks],
+            "broken": sum(1 for r in records if r.get("expectation", {}).get("holds") is False),
+            "unexplained": unexplained}
+
+
+def convention_catalogue() -> dict:
+    from reference import CONVENTIONS
+
+    return {n: {"summary": c.summary, "formula": c.formula, "canonical_formula": c.canonical_formula,
+                "framework": c.framework} for n, c in sorted(CONVENTIONS.items())}
+
+
+def merge(paths: list[Path], out: Path, cases: list[Case], top: int = 15) -> dict:
+    """Combine shard results (same grid, same versions) into one run's files."""
+    docs = []
+    for p in paths:
+        try:
+            docs.append(json.loads(Path(p).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{p}: cannot read shard results: {e}") from None
+    base = docs[0]
+    grid = {k: v for k, v in base["grid"].items() if k not in ("shard", "shard_cases")}
+    shards = set()
+    for p, d in zip(paths, docs):
+        g = {k: v for k, v in d["grid"].items() if k not in ("shard", "shard_cases")}
+        if g != grid:
+            raise ValueError(f"{p}: grid {g.get('hash')} differs from {grid.get('hash')}")
+        if d["environment"] != base["environment"]:
+            raise ValueError(f"{p}: environment (versions, flags, platform) differs from {paths[0]}")
+        if d.get("complete") is False:
+            raise ValueError(f"{p}: is a partial run; resume it first")
+        shards.add(d["grid"].get("shard"))
+    ns = {int(s.split("/")[1]) for s in shards if s}
+    if None in shards or len(ns) != 1 or len(shards) != next(iter(ns)):
+        raise ValueError(f"shards {sorted(map(str, shards))} do not make one complete set")
+    records, seen = [], set()
+    for d in docs:
+        for r in d["results"]:
+            key = (r["case"], r["framework"], r["check"])
+            if key in seen:
+                raise ValueError(f"result {key} appears in two shards")
+            seen.add(key)
+            records.append(r)
+    timing = {"started": min(d["timing"]["started"] for d in docs),
+              "finished": max(d["timing"]["finished"] for d in docs), "resumed": False,
+              "breakdown_s": {k: round(sum(d["timing"].get("breakdown_s", {}).get(k, 0)
+                                           for d in docs), 4)
+                              for k in base["timing"].get("breakdown_s", {})},
+              "merged_from": [str(p) for p in paths]}
+    extra = {k: base[k] for k in ("conventions",) if k in base}
+    extra["expectations"] = apply_expectations(base.get("expectations", {}).get("file"), records)
+    doc = report.results_document(records, base["environment"], grid,
+                                  [e for d in docs for e in d.get("events", [])], timing, extra)
+    write_reports(doc, out, {c.id: c for c in cases}, top)
+    return doc
