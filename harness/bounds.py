@@ -122,3 +122,18 @@ def grad_bound(x, label, weight, kw, dtype, grad_output=None):
             E = u * s * (3 + kN) * np.where(r > 0, r / np.asarray(xm, np.float64), 0.0)
     E = np.nan_to_num(SAFETY * E, nan=np.inf) + tiny
     return np.moveaxis(E, -1, axis)
+
+
+def convention_grad_bound(base, grad, axis, dtype):
+    """The gradient bound under a named convention: the canonical model's bound, widened to cover
+    the convention's own gradient. A convention can move mass where the canonical gradient is ~0
+    (a clipped softmax, renormalised probabilities, positions no longer ignored), so each element
+    also gets u * (k_C + 2) * (|g_c| + max_c |g_c|) of its row (rounding relative to the row)."""
+    u, tiny = fmt(dtype).unit_roundoff, fmt(dtype).tiny_ulp
+    g = np.abs(np.nan_to_num(np.asarray(grad, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0))
+    if g.ndim == 0 or g.size == 0:
+        return base
+    C = g.shape[axis]
+    row = np.max(g, axis=axis, keepdims=True)
+    extra = SAFETY * u * (_log2(C) + 2) * (g + row) + tiny
+    return np.maximum(np.broadcast_to(base, g.shape), extra)

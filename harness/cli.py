@@ -121,6 +121,7 @@ def _check_size(cases, n_frameworks: int) -> None:
         n = 1
         for d in c.params["shape"]:
             n *= d
+        n += c.params["shape"][c.params["axis"]]  # [C] arrays (weights), even with no position
         return n * np.dtype(fmt(c.params["dtype"]).carrier).itemsize
 
     if not cases:
@@ -221,8 +222,10 @@ def cmd_explain(args) -> int:
     specs = _specs(args)
     with Engine(specs, device=args.device, timeout=args.timeout) as eng:
         eng.start()
-        for v in eng.run([case]):
+        for v in eng.run([case], keep_outputs=True):
             print(v.explain())
+            if v.output is not None:
+                print(f"  {v.framework} {v.check} output: {_short(v.output)}")
             st = next(s for s in eng.adapters if s.spec.name == v.framework)
             if args.reproducer:
                 print(reproducer(case.id, data, st.spec.ref, v.check, v.version, v.device))

@@ -89,6 +89,9 @@ class CaseReference:
             else:
                 g = None if self.data.grad_output is None else self.data.grad_output.astype(np.float64)
                 b = bounds.grad_bound(x, label, w, kw, dtype, g)
+                if conventions:
+                    b = bounds.convention_grad_bound(b, self.value(check, conventions),
+                                                     kw["axis"], dtype)
             target = np.shape(self.value(check, conventions))
             if np.shape(b) != target and np.size(b) == int(np.prod(target)):
                 b = np.reshape(b, target)  # a convention that keeps or drops a size-1 axis
@@ -149,7 +152,11 @@ class Engine:
         """Start every worker; they import their frameworks concurrently."""
         t0 = time.perf_counter()
         for st in self.adapters:
-            cls = load_class(st.spec.ref)
+            try:
+                cls = load_class(st.spec.ref)
+            except ValueError as e:  # an entry point whose module is broken: not run, say why
+                st.unavailable = str(e)
+                continue
             why = cls.installed() if st.spec.python is None else None
             if why:
                 st.unavailable = why
@@ -179,7 +186,8 @@ class Engine:
 
     def run(self, cases: list[Case], on_verdict: Callable[[Verdict], None] | None = None,
             progress: Callable[[int, int], None] | None = None,
-            on_batch: Callable[[list[Case], list[Verdict]], None] | None = None) -> list[Verdict]:
+            on_batch: Callable[[list[Case], list[Verdict]], None] | None = None,
+            keep_outputs: bool = False) -> list[Verdict]:
         """Judge every case on every running adapter. `on_batch` sees each finished batch (for
         checkpoints); `progress(done, total)` and `on_verdict` are for display."""
         verdicts: list[Verdict] = []
@@ -217,6 +225,8 @@ class Engine:
                                   case.params["dtype"],
                                   tuple(c["name"] for c in st.info.get("conventions", [])),
                                   st.info.get("version", ""), self.device)
+                        if keep_outputs:
+                            v.output = res.arrays.get(check)
                         verdicts.append(v)
                         if on_verdict:
                             on_verdict(v)
@@ -243,7 +253,7 @@ class Engine:
                 fw[st.spec.name] = {"unavailable": st.unavailable}
         return {"python": sys.version.split()[0], "platform": platform.platform(),
                 "machine": platform.machine(), "numpy": np.__version__, "device": self.device,
-                "frameworks": fw}
+                "frameworks": dict(sorted(fw.items()))}  # whatever order they were named in
 
     def events(self) -> list[dict]:
         out = []

@@ -40,6 +40,7 @@ class Verdict:
     version: str = ""
     device: str = "cpu"
     seconds: float | None = None
+    output: np.ndarray | None = field(default=None, repr=False)  # kept only when asked for
 
     def explain(self) -> str:
         """One line a person reads: the verdict and why."""
@@ -100,16 +101,24 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
         v.verdict = PASS
         return v
     if c.reason in ("values", "nonfinite", "shape"):
-        for names in _convention_sets(conventions):
-            try:
-                alt = expected(names)
-                b2 = bound(names)
-            except ValueError:
-                continue
-            if _same(alt, ref):
-                continue
-            c2 = compare(got, alt, b2, dtype, answer.get("dtype", dtype))
-            if c2.ok:
+        # the smallest set of conventions that explains the result; among sets of that size, the
+        # closest fit (two conventions can agree on a case, e.g. clip-then-renormalise and
+        # renormalise-then-clip when nothing is clipped)
+        for size, group in _convention_sets(conventions):
+            best = None
+            for names in group:
+                try:
+                    alt = expected(names)
+                    b2 = bound(names)
+                except ValueError:
+                    continue
+                if _same(alt, ref):
+                    continue
+                c2 = compare(got, alt, b2, dtype, answer.get("dtype", dtype))
+                if c2.ok and (best is None or c2.max_ratio < best[1].max_ratio):
+                    best = (names, c2)
+            if best is not None:
+                names, c2 = best
                 v.verdict, v.convention, v.comparison = DIVERGENT, "+".join(names), c2
                 v.detail = (f"matches convention {'+'.join(names)}, not canonical "
                             f"(canonical: {c.summary()})")
@@ -124,13 +133,14 @@ def _same(a, b) -> bool:
 
 
 def _convention_sets(names: tuple[str, ...]):
-    """Single conventions, then pairs, then all together: the smallest explanation wins."""
+    """(size, candidate sets): singles, pairs, triples, then all together."""
     from itertools import combinations
 
     from reference import CONVENTIONS
 
     known = tuple(n for n in names if n in CONVENTIONS)
-    for k in (1, 2):
-        yield from combinations(known, k)
-    if len(known) > 2:
-        yield known
+    for k in (1, 2, 3):
+        if k <= len(known):
+            yield k, list(combinations(known, k))
+    if len(known) > 3:
+        yield len(known), [known]

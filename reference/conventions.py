@@ -291,7 +291,7 @@ _REGISTRY = (
         framework="paddle",
         summary=(
             "paddle: the softmax clips the shifted logits at -64 (ValueClip) before exp, so "
-            "lp_c >= -64 - log C; the gradient is the kernel's softmax-minus-target with that softmax"
+            "lp_c >= -64 - log C; the gradient is the kernel's clipped softmax minus the target"
         ),
         formula=(
             "s_c = max(x_c - max_k x_k, -64);  lp_c = s_c - log sum_k exp(s_k);  "

@@ -21,6 +21,13 @@ With softmax, `-lp_jc = (m_j - x_jc) + log S_j`, so each term is
 `A_j(v) + V_j(v) log S_j` with `A = sum_c v_c (m - x_c) >= 0` and `V = sum_c v_c`: a sum of
 nonnegative pieces, each computed accurately, combined per position in double-double.
 `mean` divides `sum_j l_j` by `sum_j d_j` where `d_j` is the position's weight.
+
+Conventions (`reference.conventions`) change `c1`, `c2`, `d` (weights, smoothing, means), the
+shape of the result, or the log-probabilities themselves: the clipped shift `max(x - m, floor)`
+replaces `t + lo` before the same sums, `log 0` becomes a finite cap, keras's probability rules
+add `log sum_c cp_c` as the `log S` of the probability path (or renormalise before the log), and
+zero targets at non-finite log-probabilities turn the loss into NaN. The canonical path computes
+exactly what it computed without them; the cruder rules are float64, not held to its ULP bound.
 """
 
 from __future__ import annotations
@@ -30,7 +37,12 @@ import numbers
 import numpy as np
 
 from reference import _accurate as acc
-from reference.conventions import Conventions, ConventionsLike, resolve_conventions
+from reference.conventions import (
+    KERAS_EPSILON,
+    Conventions,
+    ConventionsLike,
+    resolve_conventions,
+)
 
 __all__ = ["cross_entropy", "cross_entropy_grad"]
 
@@ -67,6 +79,8 @@ def cross_entropy(
         input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
         label_smoothing, conventions,
     )
+    if reduction != "none" and p.conv.empty_unreduced and p.none_shape == (0,):
+        return np.zeros((0,))  # keras: a loss of shape (0,) is returned unreduced
     ws = _Workspace(p)
     losses = np.empty(p.n_positions) if reduction == "none" else None
     total = (np.float64(0.0), np.float64(0.0))
@@ -80,12 +94,19 @@ def cross_entropy(
                 rows = slice(s - a, e - a)
                 if p.needs_soft_weight_sum:
                     _put(pieces.wq, rows, p.soft_weight_sum(terms[0][1], ws))
+                if p.needs_label_count:
+                    pieces.count[rows] = p.label_count(s, e)
+                if p.needs_nan_check:
+                    pieces.nan[rows] = p.nan_positions(x, s, e)
                 if p.use_softmax:
-                    _softmax_sums(x, terms, ws, pieces, rows)
+                    _softmax_sums(x, terms, ws, pieces, rows, p.shift_floor, p.softmax_log_cap)
                 else:
-                    _log_prob_sums(x, terms, p.clip_eps, ws, pieces, rows)
-            c1, c2, d = p.coefficients(a, b, pieces.wq)
+                    _log_prob_sums(x, terms, p, ws, pieces, rows)
+            c1, c2, d, _ = p.coefficients(
+                a, b, pieces.wq, pieces.count if p.needs_label_count else None)
             lh, ll = _combine(p, pieces, (c1, c2))
+            if p.needs_nan_check:
+                lh, ll = np.where(pieces.nan, np.nan, lh), np.where(pieces.nan, 0.0, ll)
             if losses is not None:
                 losses[a:b] = lh
             total = acc.dd_add(*total, *acc.accurate_sum(np.concatenate([lh, ll])))
@@ -93,7 +114,7 @@ def cross_entropy(
                 *denominator, *acc.accurate_sum(np.concatenate(np.broadcast_arrays(*d)))
             )
         if losses is not None:
-            return losses.reshape(p.outer_shape)
+            return losses.reshape(p.none_shape)
         if reduction == "sum":
             return np.asarray(total[0], dtype=np.float64)
         return np.asarray(p.mean(total, denominator), dtype=np.float64)
@@ -137,8 +158,13 @@ def cross_entropy_grad(
             wq = (np.empty(p.n_positions), np.empty(p.n_positions))
             for s, e in _ranges(p.n_positions, ws.rows):
                 _put(wq, slice(s, e), p.soft_weight_sum(p.block_terms(s, e, ws)[0][1], ws))
+        count = None
+        if p.needs_label_count:
+            count = np.empty(p.n_positions)
+            for s, e in _ranges(p.n_positions, ws.rows):
+                count[s:e] = p.label_count(s, e)
         if p.reduction == "mean":
-            d = p.coefficients(0, p.n_positions, wq)[2]
+            d = p.coefficients(0, p.n_positions, wq, count)[2]
             denominator = acc.accurate_sum(np.concatenate(np.broadcast_arrays(*d)))
             scale = p.mean((np.float64(g_position), np.float64(0.0)), denominator)
             g_position = np.full(p.n_positions, scale)
@@ -147,13 +173,18 @@ def cross_entropy_grad(
         for s, e in _ranges(p.n_positions, ws.rows):
             x = ws.load(p.input_rows, s, e)
             terms = p.block_terms(s, e, ws)
-            c1, c2, _ = p.coefficients(s, e, None if wq is None else (wq[0][s:e], wq[1][s:e]))
+            c1, c2, _, scale = p.coefficients(
+                s, e, None if wq is None else (wq[0][s:e], wq[1][s:e]),
+                None if count is None else count[s:e])
             coefs = [np.broadcast_to(c[0], (e - s,)) for c in (c1, c2)][: len(terms)]
             out = ws.out[: e - s]
             if p.use_softmax:
-                _softmax_grad_block(x, terms, coefs, ws, out)
+                assumed = None
+                if p.conv.grad_assumes_normalised_labels:
+                    assumed = np.broadcast_to(scale[0] + scale[1], (e - s,))
+                _softmax_grad_block(x, terms, coefs, ws, out, p.shift_floor, assumed)
             else:
-                _log_prob_grad_block(x, terms, coefs, p.clip_eps, ws, out)
+                _log_prob_grad_block(x, terms, coefs, p, ws, out)
             out *= g_position[s:e, None]
             out[np.all([c == 0.0 for c in coefs], axis=0)] = 0.0  # ignored or zero weight
             out_rows.store(s, e, out)
@@ -204,11 +235,6 @@ class _Problem:
         ):
             raise ValueError(f"label_smoothing: expected a number in [0, 1], got {e!r}")
         self.smoothing = float(e)
-        self.one_minus_e = acc.two_sum(1.0, -self.smoothing)
-        # e / C as a double-double: hi = fl(e / C), lo = (e - hi * C) / C.
-        eh = np.float64(self.smoothing) / self.C
-        ph, pl = acc.two_prod(eh, np.float64(self.C))
-        self.e_over_c = acc.fast_two_sum(eh, ((self.smoothing - ph) - pl) / self.C)
 
         self.weight = None
         if weight is not None:
@@ -228,8 +254,65 @@ class _Problem:
             self._init_soft_label(label)
         else:
             self._init_hard_label(label)
-        self.clip_eps = 0.0 if self.use_softmax else float(self.conv.probs_clip_eps)
+        self._init_smoothing()
+        self._init_value_rules()
         self._init_terms()
+        self.none_shape = self.outer_shape
+        if self.conv.none_keeps_class_axis and (
+            self.soft or self.smoothing > 0.0 or self.label_has_class_axis
+        ):
+            shape = self.input_shape
+            self.none_shape = shape[: self.axis] + (1,) + shape[self.axis + 1 :]
+
+    def _init_smoothing(self) -> None:
+        """`one_minus_e` and `e_over_c` (double-doubles): `q' = one_minus_e * q + e_over_c`."""
+        e = self.smoothing
+        # smoothing-classes-from-last-axis: e / input.shape[-1] whatever the class axis
+        cs = self.input_shape[-1] if self.conv.smoothing_classes == "last-axis" else self.C
+        zero = np.float64(0.0)
+        if self.conv.smoothing_precision == "float32" and e > 0.0:
+            # paddle's label_smooth: float epsilon, `(1 - epsilon) * label + epsilon / label_dim`
+            # in the label's type; hard labels are float32 one-hot rows.
+            e32 = np.float32(e)
+            a = np.float32(1.0) - e32
+            b = e32 / np.float32(cs)
+            self.q_hot = np.float64(np.float32(a + b))
+            if self.soft:
+                self.one_minus_e = (np.float64(a), zero)
+            else:  # q_y = f32(a * 1 + b), q_c = b: coefficient of the one-hot q_y - b, exactly
+                self.one_minus_e = acc.two_sum(self.q_hot, -np.float64(b))
+            self.e_over_c = (np.float64(b), zero)
+        else:
+            self.one_minus_e = acc.two_sum(1.0, -e)
+            # e / C as a double-double: hi = fl(e / C), lo = (e - hi * C) / C.
+            eh = np.float64(e) / cs
+            ph, pl = acc.two_prod(eh, np.float64(cs))
+            self.e_over_c = acc.fast_two_sum(eh, ((e - ph) - pl) / cs)
+            self.q_hot = np.float64(acc.dd_add(*self.one_minus_e, *self.e_over_c)[0])
+        # the smoothed one-hot row's values in float64 (hot: the label's class), for comparisons
+        self.q_cold = np.float64(self.e_over_c[0])
+
+    def _init_value_rules(self) -> None:
+        """Conventions that change the log-probabilities themselves (not the coefficients)."""
+        conv = self.conv
+        self.clip_eps = 0.0 if self.use_softmax else float(conv.probs_clip_eps)
+        self.renormalise = "none" if self.use_softmax else conv.probs_renormalise
+        if self.renormalise != "none" and not self.clip_eps:
+            self.clip_eps = KERAS_EPSILON
+        floor = float(conv.softmax_shift_floor)
+        self.shift_floor = floor if self.use_softmax and floor > -np.inf else None
+        cap = float(conv.log_inf_value)
+        self.log_cap = cap if cap < np.inf else None
+        # with softmax, log p = -inf only at a -inf logit (never once the shift is clipped)
+        self.softmax_log_cap = self.log_cap if self.shift_floor is None else None
+        dense_target = self.soft or self.smoothing > 0.0
+        self.needs_nan_check = conv.zero_times_inf == "nan" and dense_target
+        self.needs_label_count = (
+            conv.mean_counts_label_elements and self.reduction == "mean"
+            and self.ignore_index >= 0 and dense_target
+        )
+        # dense targets: the gradient -r/p without the 0 at r == 0 (paddle's soft-label kernel)
+        self.literal_probs_grad = self.log_cap is not None and dense_target
 
     def _init_hard_label(self, label) -> None:
         y = np.asarray(label)
@@ -239,7 +322,8 @@ class _Problem:
                 f"{y.dtype}; pass soft_label=True for per-class probabilities"
             )
         with_axis = self.input_shape[: self.axis] + (1,) + self.input_shape[self.axis + 1 :]
-        if y.shape == with_axis and y.shape != self.outer_shape:
+        self.label_has_class_axis = y.shape == with_axis and y.shape != self.outer_shape
+        if self.label_has_class_axis:
             y = np.squeeze(y, axis=self.axis)
         elif y.shape != self.outer_shape:
             raise ValueError(
@@ -248,15 +332,21 @@ class _Problem:
                 f"(class axis removed) or {with_axis} (class axis of size 1)"
             )
         y = np.ascontiguousarray(y).reshape(-1).astype(np.int64, copy=False)
-        ignored = y == self.ignore_index
+        # smoothing-skips-ignore: with label smoothing nothing is ignored (paddle one-hot encodes)
+        skips = self.conv.smoothing_skips_ignore and self.smoothing > 0.0
+        ignored = np.zeros(y.shape, dtype=bool) if skips else y == self.ignore_index
         bad = ~ignored & ((y < 0) | (y >= self.C))
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
             where = np.unravel_index(first, self.outer_shape) if self.outer_shape else ()
+            why = (
+                " (smoothing-skips-ignore: with label smoothing ignore_index is not applied)"
+                if skips and np.any(y[bad] == self.ignore_index) else ""
+            )
             raise ValueError(
                 f"label: {int(bad.sum())} value(s) outside [0, {self.C}) and not equal to "
                 f"ignore_index={self.ignore_index}; first: {int(y[first])} at position "
-                f"{tuple(int(i) for i in where)}"
+                f"{tuple(int(i) for i in where)}{why}"
             )
         self.ignored = ignored
         self.y = np.where(ignored, 0, y)  # a valid index to gather with; its coefficient is 0
@@ -274,6 +364,7 @@ class _Problem:
             )
         self.soft_rows = _Rows(q, self.axis)
         self.ignored = None
+        self.label_has_class_axis = False
 
     def _init_terms(self) -> None:
         # The target term v1 and the smoothing term v2 (see the module docstring).
@@ -318,17 +409,80 @@ class _Problem:
         np.multiply(q, self.weight, out=z)
         return acc.row_sums(z, ws.scratch[:n], same_sign=False)
 
-    def coefficients(self, a: int, b: int, wq):
-        """Per-position double-doubles `c1`, `c2` and mean weight `d` for positions [a, b)."""
+    def coefficients(self, a: int, b: int, wq, count=None):
+        """Per-position double-doubles `c1`, `c2`, mean weight `d` and scale `s` for [a, b).
+
+        `s` is the position's weight before the mean conventions (`sw_j`, 1 without weights, 0
+        where ignored): the factor of the target in `r = s q'` (grad-assumes-normalised-labels).
+        `count` (label elements, mean-counts-label-elements) multiplies `d`.
+        """
+        c1, c2, d, s = self._coefficients(a, b, wq)
+        if count is not None:
+            d = acc.dd_mul(*d, np.asarray(count, dtype=np.float64), 0.0)
+        return c1, c2, d, s
+
+    def label_count(self, s: int, e: int) -> np.ndarray:
+        """`#{c : q'_jc != ignore_index}` for positions [s, e) (mean-counts-label-elements)."""
+        ii = self.ignore_index
+        if not self.soft:  # smoothed one-hot rows: the same count everywhere
+            n = (self.C - 1) * int(self.q_cold != ii) + int(self.q_hot != ii)
+            return np.full(e - s, float(n))
+        q = np.asarray(self.soft_rows.block(s, e), dtype=np.float64)
+        if self.smoothing > 0.0:
+            q = self.one_minus_e[0] * q + self.e_over_c[0]
+        return np.count_nonzero(q != ii, axis=1).astype(np.float64)
+
+    def nan_positions(self, x: np.ndarray, s: int, e: int) -> np.ndarray:
+        """zero-q-neg-inf-nan: positions [s, e) with a zero target where `lp` is not finite."""
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            lp = self.plain_log_probs(x)
+            if self.soft:
+                q = np.asarray(self.soft_rows.block(s, e), dtype=np.float64)
+                if self.smoothing > 0.0:
+                    q = self.one_minus_e[0] * q + self.e_over_c[0]
+            else:
+                q = np.full(x.shape, self.q_cold)
+                q[np.arange(e - s), self.y[s:e]] = self.q_hot
+            flag = np.any((q == 0.0) & ~np.isfinite(lp), axis=1)
+        if self.ignored is not None:
+            flag &= ~self.ignored[s:e]
+        return flag
+
+    def plain_log_probs(self, x: np.ndarray) -> np.ndarray:
+        """The log-probabilities of a block under the value conventions, plainly evaluated.
+
+        For which of them are finite only: the loss itself is computed accurately elsewhere.
+        """
+        if self.use_softmax:
+            t = x - np.max(x, axis=1, keepdims=True)
+            if self.shift_floor is not None:
+                t = np.where(t < self.shift_floor, self.shift_floor, t)
+            lp = t - np.log(np.sum(np.exp(t), axis=1, keepdims=True))
+        else:
+            p, eps = x, self.clip_eps
+            if self.renormalise == "before-clip":
+                p = p / np.sum(p, axis=1, keepdims=True)
+            if eps:
+                p = np.clip(p, eps, 1.0 - eps)
+            lp = np.log(p)
+            if self.renormalise == "after-clip":
+                lp = lp - np.log(np.sum(p, axis=1, keepdims=True))
+        if self.log_cap is not None:
+            lp = np.where(np.isinf(lp), np.copysign(self.log_cap, lp), lp)
+        return lp
+
+    def _coefficients(self, a: int, b: int, wq):
         n = b - a
         one, zero = np.ones(n), np.zeros(n)
         ome, eoc = self.one_minus_e, self.e_over_c
         w = self.weight
+        count_mean = self.conv.weighted_mean == "count"
         if self.soft:
             if w is None or self.conv.soft_weight == "per-class":
-                return (ome, eoc, (one, zero))
+                return (ome, eoc, (one, zero), (one, zero))
             sw = acc.dd_add(*acc.dd_mul(*ome, *wq), *acc.dd_mul(*eoc, *self.weight_sum))
-            return acc.dd_mul(*sw, *ome), acc.dd_mul(*sw, *eoc), sw
+            d = (one, zero) if count_mean else sw
+            return acc.dd_mul(*sw, *ome), acc.dd_mul(*sw, *eoc), d, sw
         ignored = self.ignored[a:b]
         if w is None:
             c1 = (np.broadcast_to(ome[0], (n,)), np.broadcast_to(ome[1], (n,)))
@@ -346,9 +500,12 @@ class _Problem:
         keep = ~ignored
         c1 = tuple(np.where(keep, part, 0.0) for part in c1)
         c2 = tuple(np.where(keep, part, 0.0) for part in c2)
+        scale = tuple(np.where(keep, part, 0.0) for part in d)
+        if count_mean:
+            d = (one, zero)
         if not (self.conv.mean_counts_ignored and w is None and self.ignore_index < 0):
             d = tuple(np.where(keep, part, 0.0) for part in d)
-        return c1, c2, d
+        return c1, c2, d, scale
 
     def mean(self, total, denominator):
         """`total / denominator` (double-doubles), with the empty-mean convention."""
@@ -369,11 +526,13 @@ class _Problem:
                     f"got shape {g.shape}"
                 )
             return np.float64(g.reshape(()))
+        if g.shape == self.none_shape:  # none-keeps-class-axis: the output's own shape
+            return g.reshape(-1)
         try:
             return np.broadcast_to(g, self.outer_shape).reshape(-1)
         except ValueError:
             raise ValueError(
-                f"grad_output: expected the shape of the 'none' output {self.outer_shape}, "
+                f"grad_output: expected the shape of the 'none' output {self.none_shape}, "
                 f"got {g.shape}"
             ) from None
 
@@ -475,7 +634,8 @@ class _Pieces:
     Softmax: `m` (row max), `tail` + `tail_corr` (T = sum_{c != argmax} exp(x_c - m)), and per
     term `main` + `corr` (sum_c v_c t_c and sum_c v_c lo_c, with t + lo = x - m exactly; for a
     hard label `main` holds x_y) and `vsum` (sum_c v_c of a soft label block).
-    Probabilities: per term `main` = sum_c v_c (-log p_c) (for a hard label -log p_y).
+    Probabilities: per term `main` = sum_c v_c (-log p_c) (for a hard label -log p_y), and
+    with probs-clipped-renormalised `tail` = `sum_c cp_c - 1` (the log of the row sum is added).
     Pairs are double-doubles (hi, lo).
     """
 
@@ -485,6 +645,8 @@ class _Pieces:
 
         self.m, self.tail_corr = np.zeros(n), np.zeros(n)
         self.tail, self.wq = pair(), pair()
+        self.count = np.ones(n)  # label elements (mean-counts-label-elements)
+        self.nan = np.zeros(n, dtype=bool)  # zero-q-neg-inf-nan
         self.main = [pair() for _ in range(n_terms)]
         self.corr = [np.zeros(n) for _ in range(n_terms)]
         self.vsum = [pair() for _ in range(n_terms)]
@@ -500,6 +662,8 @@ def _combine(p: _Problem, pieces: _Pieces, coefficients):
     zero = np.zeros(n)
     if p.use_softmax:
         L = acc.log1p_dd(*acc.dd_add(*pieces.tail, pieces.tail_corr, zero))
+    elif p.renormalise == "after-clip":
+        L = acc.log1p_dd(*pieces.tail)  # log sum_c cp_c
     else:
         L = (zero, zero)
     lh, ll = zero, zero
@@ -509,6 +673,14 @@ def _combine(p: _Problem, pieces: _Pieces, coefficients):
             A = (mh, ml)
         elif kind == "index":
             A = acc.two_sum(pieces.m, -mh)
+            if p.shift_floor is not None:  # -s_y = min(m - x_y, -floor)
+                top = -p.shift_floor
+                over = (A[0] > top) | ((A[0] == top) & (A[1] > 0.0))
+                A = (np.where(over, top, A[0]), np.where(over, 0.0, A[1]))
+            elif p.softmax_log_cap is not None:  # a -inf logit: -lp_y = cap
+                capped = acc.dd_add(p.softmax_log_cap, 0.0, -L[0], -L[1])
+                inf = A[0] == np.inf
+                A = (np.where(inf, capped[0], A[0]), np.where(inf, capped[1], A[1]))
         else:
             A = acc.dd_add(-mh, -ml, -corr, zero)
         if kind == "index":
@@ -535,11 +707,22 @@ def _combine(p: _Problem, pieces: _Pieces, coefficients):
 _PAIRWISE_TAIL = 64.0
 
 
-def _softmax_sums(x, terms, ws, pieces: _Pieces, rows: slice) -> None:
-    """Raw sums of a block of logit rows `x` (n, C) into `pieces[rows]`."""
+def _clip_shift(t, lo, floor: float) -> None:
+    """softmax-shift-clipped-64: `t + lo = max(x - m, floor)`, in place (-inf logits included)."""
+    below = (t < floor) | ((t == floor) & (lo < 0.0))
+    t[below] = floor
+    lo[below] = 0.0
+
+
+def _softmax_sums(x, terms, ws, pieces: _Pieces, rows: slice, floor=None, cap=None) -> None:
+    """Raw sums of a block of logit rows `x` (n, C) into `pieces[rows]`.
+
+    `floor`: clip the shifted logits there (softmax-shift-clipped-64); `cap`: a -inf logit's
+    `-lp` is `cap` (log-zero-1e20).
+    """
     n = x.shape[0]
     t, lo, z = ws.t[:n], ws.lo[:n], ws.z[:n]
-    if all(term[0] == "index" for term in terms):
+    if floor is None and all(term[0] == "index" for term in terms):
         # Hard labels alone: A = m - x_y needs no shift error, and the tail needs it only in rows
         # where it can move the loss by 2**-54 relative (mostly confident rows).
         k, m = acc.row_max(x)
@@ -550,6 +733,8 @@ def _softmax_sums(x, terms, ws, pieces: _Pieces, rows: slice) -> None:
         e = z
     else:
         k, m = acc.subtract_row_max(x, t, lo, z)
+        if floor is not None:
+            _clip_shift(t, lo, floor)
         _dense_term_sums(x, terms, t, lo, z, ws.scratch[:n], pieces, rows)
         tail, tail_corr = acc.exp_tail_sums(t, lo, k)
         e = t
@@ -564,7 +749,7 @@ def _softmax_sums(x, terms, ws, pieces: _Pieces, rows: slice) -> None:
     pieces.tail_corr[rows] = tail_corr
     for j in np.flatnonzero(np.isnan(tail_corr) & (np.isfinite(m) | (m == -np.inf))):
         row_terms = [_term_row(term, j) for term in terms]
-        _neg_inf_row(x[j], m[j], k[j], row_terms, pieces, rows.start + j)
+        _neg_inf_row(x[j], m[j], k[j], row_terms, pieces, rows.start + j, cap)
 
 
 def _dense_term_sums(x, terms, t, lo, z, scratch, pieces: _Pieces, rows: slice) -> None:
@@ -594,8 +779,11 @@ def _term_row(term, j):
     return term
 
 
-def _neg_inf_row(x_row, m, k, terms, pieces: _Pieces, i: int) -> None:
-    """Recompute one row that has -inf logits: exp gives 0 there and a zero coefficient adds 0."""
+def _neg_inf_row(x_row, m, k, terms, pieces: _Pieces, i: int, cap=None) -> None:
+    """Recompute one row that has -inf logits: exp gives 0 there and a zero coefficient adds 0.
+
+    With `cap` (log-zero-1e20) a -inf logit has `-lp = cap` instead of `inf`.
+    """
     C = x_row.size
     if m == -np.inf:  # every logit -inf: the softmax is undefined, only zero coefficients add 0
         for n_term, term in enumerate(terms):
@@ -608,29 +796,42 @@ def _neg_inf_row(x_row, m, k, terms, pieces: _Pieces, i: int) -> None:
     scratch = np.empty((1, C))
     t = (x_row - m)[None, :]
     lo = np.asarray(acc.two_sum(x_row, -m)[1])  # 0 where x is -inf
+    e = np.exp(t)
+    e[0, k] = 0.0
+    hi, lo_sum = acc.row_sums(e, scratch)
+    if cap is not None:  # -lp_c = (m - x_c) + log S = cap: put log S - cap in place of x_c - m
+        t = np.where(x_row == -np.inf, np.log1p(hi[0]) - cap, t)
     for n_term, term in enumerate(terms):
         if term[0] == "ones":
-            _put(pieces.main[n_term], i, (-np.inf, 0.0))
-            pieces.corr[n_term][i] = 0.0
+            if cap is None:
+                _put(pieces.main[n_term], i, (-np.inf, 0.0))
+                pieces.corr[n_term][i] = 0.0
+            else:
+                sums = acc.row_sums(t, scratch)
+                _put(pieces.main[n_term], i, (sums[0][0], sums[1][0]))
+                pieces.corr[n_term][i] = np.sum(lo)
         elif term[0] == "dense":
             v = term[1]
             vt = np.where(v == 0.0, 0.0, v * t)
             sums = acc.row_sums(vt, scratch, same_sign=bool(np.all(v >= 0)))
             _put(pieces.main[n_term], i, (sums[0][0], sums[1][0]))
             pieces.corr[n_term][i] = np.sum(v * lo)
-    e = np.exp(t)
-    e[0, k] = 0.0
-    hi, lo_sum = acc.row_sums(e, scratch)
     _put(pieces.tail, i, (hi[0], lo_sum[0]))
     pieces.tail_corr[i] = e[0] @ lo
 
 
-def _softmax_grad_block(x, terms, coefs, ws, out) -> None:
-    """`out = p R - r` per row: p = softmax(x), r = c1 v1 + c2 v2, R = sum_c r_c."""
+def _softmax_grad_block(x, terms, coefs, ws, out, floor=None, assumed=None) -> None:
+    """`out = p R - r` per row: p = softmax(x), r = c1 v1 + c2 v2, R = sum_c r_c.
+
+    `floor`: p is the softmax of the clipped shift (paddle's kernel uses it as is);
+    `assumed`: R replaced by these values (grad-assumes-normalised-labels).
+    """
     n, C = x.shape
     rows = np.arange(n)
     t, lo, z = ws.t[:n], ws.lo[:n], ws.z[:n]
     k, m = acc.subtract_row_max(x, t, lo, z)
+    if floor is not None:
+        _clip_shift(t, lo, floor)
     tail, tail_corr = acc.exp_tail_sums(t, lo, k)
     for i in np.flatnonzero(np.isnan(tail_corr) & np.isfinite(m)):
         # -inf logits: exp gave 0 there but the shift's error term is NaN; it is 0 there.
@@ -673,6 +874,9 @@ def _softmax_grad_block(x, terms, coefs, ws, out) -> None:
                 scratch[rows, k] = 0.0
                 rest = scratch.sum(axis=1)
             R_rest += c * rest
+    if assumed is not None:
+        R_rest = R_rest + (assumed - R)
+        R = np.array(assumed, dtype=np.float64)
     r_k = r[rows, k].copy()
     dead = np.flatnonzero(R == 0.0)  # r == 0 everywhere: gradient 0, whatever the logits
     dead = dead[~np.any(r[dead] != 0.0, axis=1)]
@@ -687,17 +891,31 @@ def _softmax_grad_block(x, terms, coefs, ws, out) -> None:
 # --------------------------------------------------------------------------- kernels: probabilities
 
 
-def _log_prob_sums(p_block, terms, eps, ws, pieces: _Pieces, rows: slice) -> None:
+def _cap_infinities(a: np.ndarray, cap) -> np.ndarray:
+    """log-zero-1e20: `+-inf` becomes `+-cap` (in place for arrays)."""
+    if cap is not None:
+        a[np.isinf(a)] = np.copysign(cap, a[np.isinf(a)])
+    return a
+
+
+def _log_prob_sums(p_block, terms, p: _Problem, ws, pieces: _Pieces, rows: slice) -> None:
     """Each term's `sum_c v_c (-log p_c)` for a block of probability rows into `pieces[rows]`."""
     n, C = p_block.shape
+    eps, cap = p.clip_eps, p.log_cap
     nlp = None
+    if p.renormalise != "none":
+        nlp = ws.t[:n]
+        _renormalised_neg_log(p_block, p, ws, nlp, pieces, rows)
     for i, term in enumerate(terms):
         kind = term[0]
         if kind == "index":
+            if nlp is not None:
+                pieces.main[i][0][rows] = nlp[np.arange(n), term[1]]
+                continue
             py = p_block[np.arange(n), term[1]]
             if eps:
                 py = np.clip(py, eps, 1.0 - eps)
-            pieces.main[i][0][rows] = -np.log(py)
+            pieces.main[i][0][rows] = _cap_infinities(np.atleast_1d(-np.log(py)), cap)
             continue
         if nlp is None:
             nlp = ws.t[:n]
@@ -707,6 +925,7 @@ def _log_prob_sums(p_block, terms, eps, ws, pieces: _Pieces, rows: slice) -> Non
             else:
                 np.log(p_block, out=nlp)
             np.negative(nlp, out=nlp)
+            _cap_infinities(nlp, cap)
         if kind == "ones":
             # -log p >= 0 for p <= 1; probabilities above 1 make the row mixed-sign
             _put(pieces.main[i], rows, acc.row_sums(nlp, ws.scratch[:n], same_sign=False))
@@ -724,10 +943,39 @@ def _log_prob_sums(p_block, terms, eps, ws, pieces: _Pieces, rows: slice) -> Non
             _put(pieces.vsum[i], rows, acc.row_sums(v, ws.scratch[:n], same_sign=nonneg))
 
 
-def _log_prob_grad_block(p_block, terms, coefs, eps, ws, out) -> None:
-    """`out = -r / p` (0 where r == 0, and where the keras clip is active)."""
+def _renormalised_neg_log(p_block, p: _Problem, ws, nlp, pieces: _Pieces, rows: slice) -> None:
+    """The keras rules: `nlp = -log` of the clipped (after-clip) or renormalised-then-clipped
+    (before-clip) probabilities; after-clip also stores `sum_c cp_c - 1` in `pieces.tail`."""
+    n = p_block.shape[0]
+    eps = p.clip_eps
+    scratch = ws.scratch[:n]
+    if p.renormalise == "after-clip":
+        np.clip(p_block, eps, 1.0 - eps, out=nlp)
+        sh, sl = acc.row_sums(nlp, scratch)
+        _put(pieces.tail, rows, acc.dd_add(sh, sl, -1.0, 0.0))
+        np.log(nlp, out=nlp)
+        np.negative(nlp, out=nlp)
+        return
+    # before-clip: u = p / S as u_hi + u_lo, S the row sum as a double-double
+    sh, sl = acc.row_sums(p_block, scratch, same_sign=False)
+    sh, sl = sh[:, None], sl[:, None]
+    u_lo = ws.z[:n]
+    np.divide(p_block, sh, out=nlp)
+    ph, pl = acc.two_prod(nlp, sh)
+    np.copyto(u_lo, ((p_block - ph) - pl - nlp * sl) / sh)
+    clipped = (nlp < eps) | (nlp > 1.0 - eps)
+    np.clip(nlp, eps, 1.0 - eps, out=nlp)
+    u_lo[clipped] = 0.0
+    near_one = nlp > 0.5  # log1p of (u - 1), exact by Sterbenz, keeps log(u) accurate near 1
+    nlp[...] = np.where(near_one, -np.log1p((nlp - 1.0) + u_lo), -(np.log(nlp) + u_lo / nlp))
+
+
+def _log_prob_grad_block(p_block, terms, coefs, p: _Problem, ws, out) -> None:
+    """`out = -r / p` (0 where r == 0, and where the keras clip is active); the keras
+    renormalising rules and paddle's literal `-q / p` (log-zero-1e20) as the conventions say."""
     n, C = p_block.shape
-    r = out
+    eps = p.clip_eps
+    r = out if p.renormalise == "none" else np.empty((n, C))
     r.fill(0.0)
     for term, c in zip(terms, coefs):
         if term[0] == "index":
@@ -736,11 +984,25 @@ def _log_prob_grad_block(p_block, terms, coefs, eps, ws, out) -> None:
             r += c[:, None]
         else:
             r += c[:, None] * term[1]
-    p = ws.t[:n]
-    np.copyto(p, p_block)
-    zero = r == 0.0
+    pv = ws.t[:n]
+    np.copyto(pv, p_block)
+    if p.renormalise == "after-clip":
+        # l = -sum_c r_c (log cp_c - log sum_k cp_k): dl/dp_c = [inside] (R / sum cp - r_c / p_c)
+        inside = (pv >= eps) & (pv <= 1.0 - eps)
+        cp_sum = np.clip(pv, eps, 1.0 - eps).sum(axis=1, keepdims=True)
+        g = r.sum(axis=1, keepdims=True) / cp_sum - r / pv
+        np.copyto(out, np.where(inside, g, 0.0))
+        return
+    if p.renormalise == "before-clip":
+        # l = -sum_c r_c log clip(p_c / S): dl/dp_c = -[inside_c] r_c / p_c + sum_inside r / S
+        s = pv.sum(axis=1, keepdims=True)
+        inside = ((pv / s) >= eps) & ((pv / s) <= 1.0 - eps)
+        r_in = np.where(inside, r, 0.0)
+        np.copyto(out, np.where(inside, -r / pv, 0.0) + r_in.sum(axis=1, keepdims=True) / s)
+        return
+    zero = (r == 0.0) if not p.literal_probs_grad else np.zeros((n, C), dtype=bool)
     if eps:
-        zero |= (p < eps) | (p > 1.0 - eps)
-    np.divide(r, p, out=out)
+        zero |= (pv < eps) | (pv > 1.0 - eps)
+    np.divide(r, pv, out=out)
     np.negative(out, out=out)
     out[zero] = 0.0

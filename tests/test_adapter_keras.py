@@ -16,7 +16,8 @@ import pytest
 import reference
 from harness.adapters.keras_adapter import KerasAdapter
 from harness.dtypes import round_to_dtype
-from tests.test_adapter_tf import check_conventions, find, raw, run_grid, run_snippets
+from tests.test_adapter_tf import (NOT_SHOWN_GRAD_NORMALISED, check_conventions, find, raw,
+                                   run_grid, run_snippets)
 
 REF = "harness.adapters.keras_adapter:KerasAdapter"
 EPS = 1e-7  # keras.config.epsilon()
@@ -58,11 +59,12 @@ blocks:
       - {label: soft, weight: random, reduction: mean}
       - {shape: [0, 5], reduction: mean}
       - {shape: [0, 5], reduction: sum}
-      - {input: probs, dist: probs-zeros, label: soft, reduction: mean, checks: [forward]}
+      - {input: probs, dist: probs-zeros, label: soft, reduction: mean}
       - {input: probs, dist: probs-zeros, label: hard, reduction: none}
       - {input: probs, label: soft, reduction: none}
       - {shape: [4, 6, 5], axis: 1, label: soft, smoothing: 0.2, reduction: none}
       - {shape: [32, 290], dtype: bfloat16, reduction: none, checks: [forward]}
+      - {label: soft, dist: neginf, reduction: none}
   - name: unsupported
     cases:
       - {smoothing: 0.1, ignore_frac: 0.25, reduction: mean}
@@ -92,6 +94,7 @@ SPECIAL = {
     "smoothing-axis": dict(shape=[4, 6, 5]),
     "bf16-labels": dict(shape=[32, 290]),
     "smoothing-ignore": dict(smoothing=0.1, ignore_frac=0.25),
+    "soft-neginf": dict(label="soft", dist="neginf", reduction="none"),
 }
 
 # the case that shows each declared convention (checked when the reference knows the name)
@@ -101,11 +104,12 @@ SHOWS: dict[str, dict | None] = {
     "empty-unreduced": SPECIAL["empty-mean"],
     "probs-clipped": SPECIAL["probs-zeros-soft"],
     "probs-clipped-renormalised": SPECIAL["probs-zeros-hard"],
-    "probs-renormalised-clipped": {**SPECIAL["probs-soft"], "_checks": ("grad",)},
+    # (on rows without zeros nothing is clipped and the two probability rules agree)
+    "probs-renormalised-clipped": {**SPECIAL["probs-zeros-soft"], "_checks": ("grad",)},
     "smoothing-classes-from-last-axis": {**SPECIAL["smoothing-axis"],
                                          "_checks": ("forward", "grad")},
-    "zero-q-neg-inf-nan": None,  # the grid's soft labels never hold q = 0
-    "grad-assumes-normalised-labels": None,  # nor rows that do not sum to 1
+    "zero-q-neg-inf-nan": SPECIAL["soft-neginf"],
+    "grad-assumes-normalised-labels": NOT_SHOWN_GRAD_NORMALISED,
 }
 
 INVALID = {  # measured on keras 3.15.1 / tensorflow-cpu 2.21.0

@@ -55,6 +55,9 @@ blocks:
       - {dtype: float16, reduction: mean}
       - {dtype: bfloat16, reduction: mean}
       - {dist: gaps, reduction: none}
+  - name: conventions
+    cases:
+      - {label: soft, dist: neginf, reduction: none}
   - name: unsupported
     cases:
       - {input: probs, reduction: mean}
@@ -68,11 +71,14 @@ blocks:
       - {label: soft, invalid: soft-ignore-positive, checks: [forward]}
 """
 
-# A case (as grid parameters) that shows each convention the adapter declares; None: the case
-# language cannot build one (the grid's soft labels are Dirichlet rows: never q = 0, always sum 1).
-SHOWS: dict[str, dict | None] = {
-    "zero-q-neg-inf-nan": None,
-    "grad-assumes-normalised-labels": None,
+# A case (as grid parameters) that shows each convention the adapter declares; a string: why no
+# case of the grid language can show it on this configuration.
+NOT_SHOWN_GRAD_NORMALISED = (
+    "only the fused softmax_cross_entropy_with_logits kernel has it, and with op determinism on "
+    "(the harness default) TF takes the log_softmax path; the grid's soft rows also sum to 1")
+SHOWS: dict[str, dict | str] = {
+    "zero-q-neg-inf-nan": {"label": "soft", "dist": "neginf", "reduction": "none"},
+    "grad-assumes-normalised-labels": NOT_SHOWN_GRAD_NORMALISED,
 }
 
 INVALID = {  # measured on tensorflow-cpu 2.21.0, op determinism on
@@ -149,8 +155,8 @@ def check_conventions(run, adapter_cls, shows, name):
     if name not in reference.CONVENTIONS:
         pytest.skip(f"reference does not implement {name!r} yet")
     spec = shows[name]
-    if spec is None:
-        pytest.fail(f"the reference now knows {name!r}: add a case that shows it to SHOWS")
+    if isinstance(spec, str):
+        pytest.skip(f"{name}: {spec}")
     params, checks = dict(spec), spec.get("_checks", ("forward",))
     params.pop("_checks", None)
     cid = find(run, **params)
@@ -179,8 +185,8 @@ def test_plain_and_composed_cases_pass(tfrun):
     checked = 0
     for (cid, check), v in tfrun.verdicts.items():
         c = tfrun.cases[cid]
-        if c.invalid or c.params["input"] == "probs":
-            continue
+        if c.invalid or c.params["input"] == "probs" or c.params["dist"] == "neginf":
+            continue  # (the neginf case shows a convention: test_declared_convention_is_seen)
         assert v.verdict == "pass", v.explain()
         checked += 1
     assert checked >= 2 * 36

@@ -290,7 +290,12 @@ def test_layout_and_blocking_do_not_change_bits(monkeypatch):
 def test_registry_is_complete_and_documented():
     assert set(CONVENTIONS) >= {
         "soft-weight-per-class", "mean-counts-ignored", "empty-mean-zero",
-        "smoothing-weighted-torch", "probs-clipped",
+        "smoothing-weighted-torch", "probs-clipped", "probs-clipped-renormalised",
+        "probs-renormalised-clipped", "zero-q-neg-inf-nan", "softmax-shift-clipped-64",
+        "log-zero-1e20", "mean-counts-label-elements", "smoothing-skips-ignore",
+        "smoothing-coefficients-float32", "smoothing-classes-from-last-axis",
+        "none-keeps-class-axis", "weighted-mean-by-count", "empty-unreduced",
+        "grad-assumes-normalised-labels",
     }
     fields = {f.name for f in dataclasses.fields(Conventions)}
     for name, c in CONVENTIONS.items():
@@ -402,6 +407,367 @@ def test_probs_clipped():
     assert cross_entropy(x, y, conventions=conv) == cross_entropy(x, y)  # softmax: not applicable
 
 
+def test_new_convention_fields_are_validated():
+    for kwargs in [dict(probs_renormalise="both"), dict(zero_times_inf="inf"),
+                   dict(softmax_shift_floor=64.0), dict(softmax_shift_floor=float("nan")),
+                   dict(log_inf_value=-1e20), dict(smoothing_precision="float16"),
+                   dict(smoothing_classes="first-axis"), dict(weighted_mean="positions"),
+                   dict(none_keeps_class_axis=1), dict(empty_unreduced="yes"),
+                   dict(grad_assumes_normalised_labels=None), dict(probs_clip_eps=True)]:
+        with pytest.raises(ValueError, match=f"Conventions.{next(iter(kwargs))}"):
+            Conventions(**kwargs)
+    with pytest.raises(ValueError, match="both set Conventions.probs_renormalise"):
+        resolve_conventions(["probs-clipped-renormalised", "probs-renormalised-clipped"])
+
+
+def lsm(x):
+    """Plain log-softmax along the last axis (the cases below are tame)."""
+    m = np.max(x, axis=-1, keepdims=True)
+    return x - m - np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
+
+
+RNG = np.random.default_rng(20260101)
+XR = RNG.standard_normal((5, 4)) * 2
+QR = RNG.dirichlet(np.ones(4), 5)
+YR = np.array([0, 1, 2, 3, 1])
+WR = RNG.uniform(0.5, 1.5, 4)
+
+
+def same(a, b):
+    return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+
+
+def test_softmax_shift_clipped_64():
+    conv = ["softmax-shift-clipped-64"]
+    x = XR.copy()
+    x[0, 0] -= 100.0  # the label's logit 100 below the max: paddle caps the loss near 64
+    x[3, 1] = -np.inf  # a -inf logit counts as -64
+    s = np.maximum(x - x.max(axis=1, keepdims=True), -64.0)
+    lp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    got = cross_entropy(x, YR, reduction="none", conventions=conv)
+    close(got, -lp[np.arange(5), YR])
+    assert 64.0 < got[0] < 64.0 + LOG(4.0) and cross_entropy(x, YR, reduction="none")[0] > 90.0
+    close(cross_entropy(x, QR, soft_label=True, reduction="none", conventions=conv),
+          -(QR * lp).sum(axis=1))
+    # the gradient is paddle's kernel: the clipped softmax minus the target
+    g = cross_entropy_grad(x, YR, WR, reduction="sum", conventions=conv)
+    close(g, WR[YR][:, None] * (np.exp(lp) - np.eye(4)[YR]), rtol=1e-12)
+    # not applicable: logits within 64 of the max, probabilities
+    for kw in [dict(label=YR), dict(label=QR, soft_label=True)]:
+        assert same(cross_entropy(XR, reduction="none", conventions=conv, **kw),
+                    cross_entropy(XR, reduction="none", **kw))
+        assert same(cross_entropy_grad(XR, reduction="none", conventions=conv, **kw),
+                    cross_entropy_grad(XR, reduction="none", **kw))
+    p = np.full((2, 3), 1 / 3)
+    assert cross_entropy(p, YR[:2], use_softmax=False, conventions=conv) == LOG(3.0)
+
+
+def test_zero_q_neg_inf_nan():
+    conv = ["zero-q-neg-inf-nan"]
+    x = XR.copy()
+    x[1, 0] = -np.inf
+    q = QR.copy()
+    q[1] = [0.0, 0.5, 0.5, 0.0]
+    got = cross_entropy(x, q, soft_label=True, reduction="none", conventions=conv)
+    base = cross_entropy(x, q, soft_label=True, reduction="none")
+    assert np.isnan(got[1]) and np.isfinite(base[1])
+    assert same(np.delete(got, 1), np.delete(base, 1))
+    assert np.isnan(cross_entropy(x, q, soft_label=True, conventions=conv))
+    # the gradient stays canonical (autodiff through log_softmax is finite: tf, optax, torch)
+    assert same(cross_entropy_grad(x, q, soft_label=True, reduction="sum", conventions=conv),
+                cross_entropy_grad(x, q, soft_label=True, reduction="sum"))
+    # probabilities: 0 * log 0
+    p = np.array([[0.0, 0.5, 0.5]])
+    qp = np.array([[0.0, 0.5, 0.5]])
+    assert np.isnan(cross_entropy(p, qp, soft_label=True, use_softmax=False, conventions=conv))
+    # not applicable: q > 0 where lp = -inf (inf either way), hard labels (gathered), smoothing
+    # (q' > 0 everywhere), finite logits
+    for kw in [dict(label=QR, soft_label=True), dict(label=YR), dict(label=q, soft_label=True,
+               label_smoothing=0.1), dict(label=np.array([1, 1, 2, 3, 1]))]:
+        assert same(cross_entropy(x, reduction="none", conventions=conv, **kw),
+                    cross_entropy(x, reduction="none", **kw))
+
+
+def test_log_zero_1e20():
+    conv = ["log-zero-1e20"]
+    p = RNG.dirichlet(np.ones(4), 5)
+    p[0, 0] = 0.0
+    p[1] = [0.0, 0.5, 0.5, 0.0]
+    q = QR.copy()
+    q[1] = [0.0, 0.5, 0.5, 0.0]
+    kw = dict(use_softmax=False, reduction="none", conventions=conv)
+    got = cross_entropy(p, YR, **kw)
+    assert got[0] == 1e20 and cross_entropy(p, YR, use_softmax=False, reduction="none")[0] == np.inf
+    assert same(got[1:], cross_entropy(p, YR, use_softmax=False, reduction="none")[1:])
+    soft = cross_entropy(p, q, soft_label=True, **kw)
+    close(soft[0], q[0, 0] * 1e20 - q[0, 1:] @ np.log(p[0, 1:]))
+    close(soft[1], -0.5 * LOG(0.25))  # q = 0 where p = 0: the term is 0 * -1e20 = 0
+    # gradient: paddle's kernel, -q/p literally for dense targets (NaN at p = q = 0) ...
+    g = cross_entropy_grad(p, q, soft_label=True, use_softmax=False, reduction="sum",
+                           conventions=conv)
+    assert np.isnan(g[1, 0]) and np.isnan(g[1, 3]) and g[0, 0] == -np.inf
+    base = cross_entropy_grad(p, q, soft_label=True, use_softmax=False, reduction="sum")
+    assert base[1, 0] == 0.0 and same(np.delete(g, 1, axis=0), np.delete(base, 1, axis=0))
+    # ... and canonical for hard labels (paddle's hard-label kernel touches the label only)
+    assert same(cross_entropy_grad(p, YR, use_softmax=False, conventions=conv),
+                cross_entropy_grad(p, YR, use_softmax=False))
+    # with softmax: a -inf logit at the target costs 1e20 (paddle's clip-64 comes first there)
+    x = XR.copy()
+    x[1, 1] = -np.inf
+    assert cross_entropy(x, YR, reduction="none", conventions=conv)[1] == 1e20
+    close(cross_entropy(x, YR, label_smoothing=0.1, reduction="none", conventions=conv)[1],
+          (0.9 + 0.1 / 4) * 1e20)
+    close(cross_entropy(x, np.array([0, 0, 2, 3, 1]), label_smoothing=0.1, reduction="none",
+                        conventions=conv)[1], 0.1 / 4 * 1e20, rtol=1e-12)
+    # not applicable: no zero probability, finite logits
+    assert same(cross_entropy(QR, YR, **kw), cross_entropy(QR, YR, use_softmax=False,
+                                                          reduction="none"))
+    assert same(cross_entropy(XR, QR, soft_label=True, conventions=conv),
+                cross_entropy(XR, QR, soft_label=True))
+
+
+def test_mean_counts_label_elements():
+    conv = ["mean-counts-label-elements"]
+    q = QR.copy()
+    q[2] = [0.0, 0.5, 0.0, 0.5]  # two elements equal to ignore_index=0 are not counted
+    sum_ = cross_entropy(XR, q, soft_label=True, reduction="sum")
+    close(cross_entropy(XR, q, soft_label=True, ignore_index=0, conventions=conv), sum_ / 18)
+    sw = q @ WR
+    wsum = cross_entropy(XR, q, WR, soft_label=True, reduction="sum")
+    counts = (q != 0).sum(axis=1)
+    close(cross_entropy(XR, q, WR, soft_label=True, ignore_index=0, conventions=conv),
+          wsum / (sw @ counts))
+    # hard labels with smoothing: C elements per non-ignored position (none equals 2)
+    e = 0.1
+    close(cross_entropy(XR, YR, ignore_index=2, label_smoothing=e, conventions=conv),
+          cross_entropy(XR, YR, ignore_index=2, label_smoothing=e, reduction="sum") / (4 * 4))
+    g = cross_entropy_grad(XR, q, soft_label=True, ignore_index=0, conventions=conv)
+    close(g, cross_entropy_grad(XR, q, soft_label=True, reduction="sum") / 18)
+    # not applicable: ignore_index < 0, hard labels without smoothing, none/sum
+    for kw in [dict(label=q, soft_label=True), dict(label=YR, ignore_index=2),
+               dict(label=q, soft_label=True, ignore_index=0, reduction="sum"),
+               dict(label=YR, label_smoothing=e)]:
+        assert same(cross_entropy(XR, conventions=conv, **kw), cross_entropy(XR, **kw))
+
+
+def test_smoothing_skips_ignore():
+    conv = ["smoothing-skips-ignore"]
+    y = np.array([0, 2, 2, 3, 1])
+    e = 0.1
+    got = cross_entropy(XR, y, ignore_index=2, label_smoothing=e, reduction="none",
+                        conventions=conv)
+    qs = (1 - e) * np.eye(4)[y] + e / 4
+    close(got, -(qs * lsm(XR)).sum(axis=1), rtol=1e-13)
+    base = cross_entropy(XR, y, ignore_index=2, label_smoothing=e, reduction="none")
+    assert base[1] == base[2] == 0.0 and got[1] > 0.0 and got[2] > 0.0
+    close(cross_entropy(XR, y, ignore_index=2, label_smoothing=e, conventions=conv),
+          got.sum() / 5)
+    with pytest.raises(ValueError, match="smoothing-skips-ignore"):
+        cross_entropy(XR, np.array([0, -100, 1, 1, 1]), label_smoothing=e, conventions=conv)
+    # not applicable: no smoothing, soft labels
+    for kw in [dict(label=y, ignore_index=2), dict(label=QR, soft_label=True, label_smoothing=e)]:
+        assert same(cross_entropy(XR, reduction="none", conventions=conv, **kw),
+                    cross_entropy(XR, reduction="none", **kw))
+
+
+def test_smoothing_coefficients_float32():
+    conv = ["smoothing-coefficients-float32"]
+    e = 0.1
+    a = np.float32(1.0) - np.float32(e)
+    b = np.float32(e) / np.float32(4)
+    qs = np.where(np.eye(4)[YR] > 0, np.float64(np.float32(a + b)), np.float64(b))
+    assert qs.sum(axis=1)[0] != 1.0  # float32 rounding: the row does not sum to 1
+    got = cross_entropy(XR, YR, label_smoothing=e, reduction="none", conventions=conv)
+    close(got, -(qs * lsm(XR)).sum(axis=1), rtol=1e-13)
+    base = cross_entropy(XR, YR, label_smoothing=e, reduction="none")
+    assert not np.allclose(got, base, rtol=1e-10, atol=0) and np.allclose(got, base, rtol=1e-6)
+    qsoft = np.float64(a) * QR + np.float64(b)
+    close(cross_entropy(XR, QR, soft_label=True, label_smoothing=e, reduction="none",
+                        conventions=conv), -(qsoft * lsm(XR)).sum(axis=1), rtol=1e-13)
+    # not applicable: no smoothing
+    assert same(cross_entropy(XR, YR, conventions=conv), cross_entropy(XR, YR))
+
+
+def test_smoothing_classes_from_last_axis():
+    conv = ["smoothing-classes-from-last-axis"]
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 5, 4))
+    q = np.moveaxis(rng.dirichlet(np.ones(5), (3, 4)), -1, 1)
+    e = 0.2
+    kw = dict(soft_label=True, axis=1, reduction="none")
+    got = cross_entropy(x, q, label_smoothing=e, conventions=conv, **kw)
+    close(got, cross_entropy(x, (1 - e) * q + e / 4, **kw), rtol=1e-13)  # e / shape[-1]
+    assert not np.allclose(got, cross_entropy(x, q, label_smoothing=e, **kw))
+    # not applicable: class axis last, no smoothing
+    assert same(cross_entropy(XR, QR, soft_label=True, label_smoothing=e, conventions=conv),
+                cross_entropy(XR, QR, soft_label=True, label_smoothing=e))
+    assert same(cross_entropy(x, q, conventions=conv, **kw), cross_entropy(x, q, **kw))
+
+
+def test_none_keeps_class_axis():
+    conv = ["none-keeps-class-axis"]
+    x3 = np.random.default_rng(6).standard_normal((3, 5, 4))
+    y3 = np.random.default_rng(7).integers(0, 5, (3, 4))
+    for kw, shape in [
+        (dict(input=XR, label=QR, soft_label=True), (5, 1)),
+        (dict(input=XR, label=YR, label_smoothing=0.1), (5, 1)),
+        (dict(input=XR, label=YR[:, None]), (5, 1)),
+        (dict(input=x3, label=y3[:, None, :], axis=1), (3, 1, 4)),
+        (dict(input=XR, label=YR), (5,)),  # not applicable: hard labels without the axis
+        (dict(input=x3, label=y3, axis=1), (3, 4)),
+    ]:
+        got = cross_entropy(reduction="none", conventions=conv, **kw)
+        base = cross_entropy(reduction="none", **kw)
+        assert got.shape == shape and same(got.reshape(base.shape), base)
+        g = np.arange(base.size, dtype=np.float64).reshape(base.shape)
+        want = cross_entropy_grad(reduction="none", grad_output=g, **kw)
+        for g_out in (g, g.reshape(shape)):  # either shape of the cotangent
+            assert same(cross_entropy_grad(reduction="none", grad_output=g_out, conventions=conv,
+                                           **kw), want)
+        assert same(cross_entropy(conventions=conv, **kw), cross_entropy(**kw))  # mean: a scalar
+
+
+def test_weighted_mean_by_count():
+    conv = ["weighted-mean-by-count"]
+    y = np.array([0, -100, 2, 3, -100])
+    close(cross_entropy(XR, y, WR, conventions=conv),
+          cross_entropy(XR, y, WR, reduction="sum") / 3)
+    assert not np.isclose(cross_entropy(XR, y, WR, conventions=conv), cross_entropy(XR, y, WR))
+    close(cross_entropy(XR, QR, WR, soft_label=True, conventions=conv),
+          cross_entropy(XR, QR, WR, soft_label=True, reduction="sum") / 5)
+    close(cross_entropy_grad(XR, y, WR, conventions=conv),
+          cross_entropy_grad(XR, y, WR, reduction="sum") / 3)
+    # not applicable: no weights, none/sum
+    for kw in [dict(label=y), dict(label=y, weight=WR, reduction="sum")]:
+        assert same(cross_entropy(XR, conventions=conv, **kw), cross_entropy(XR, **kw))
+
+
+def test_empty_unreduced():
+    conv = ["empty-unreduced"]
+    for red in ("sum", "mean"):
+        got = cross_entropy(np.zeros((0, 4)), np.zeros(0, dtype=int), reduction=red,
+                            conventions=conv)
+        assert got.shape == (0,) and got.dtype == np.float64
+        soft = cross_entropy(np.zeros((0, 4)), np.zeros((0, 4)), soft_label=True, reduction=red,
+                             conventions=conv)
+        assert soft.shape == (0,)
+        # not applicable: other empty shapes reduce; non-empty input
+        other = cross_entropy(np.zeros((2, 0, 4)), np.zeros((2, 0), dtype=int), reduction=red,
+                              conventions=conv)
+        assert other.shape == () and same(other, cross_entropy(
+            np.zeros((2, 0, 4)), np.zeros((2, 0), dtype=int), reduction=red))
+        assert same(cross_entropy(XR, YR, reduction=red, conventions=conv),
+                    cross_entropy(XR, YR, reduction=red))
+    assert cross_entropy_grad(np.zeros((0, 4)), np.zeros(0, dtype=int),
+                              conventions=conv).shape == (0, 4)
+
+
+def test_grad_assumes_normalised_labels():
+    conv = ["grad-assumes-normalised-labels"]
+    q2 = 2.0 * QR  # rows summing to 2
+    p = np.exp(lsm(XR))
+    g = cross_entropy_grad(XR, q2, soft_label=True, reduction="sum", conventions=conv)
+    close(g, p - q2, rtol=1e-12)
+    close(cross_entropy_grad(XR, q2, soft_label=True, reduction="sum"), 2 * p - q2, rtol=1e-12)
+    sw = q2 @ WR
+    close(cross_entropy_grad(XR, q2, WR, soft_label=True, reduction="sum", conventions=conv),
+          sw[:, None] * (p - q2), rtol=1e-12)
+    # the loss is unchanged
+    assert same(cross_entropy(XR, q2, soft_label=True, conventions=conv),
+                cross_entropy(XR, q2, soft_label=True))
+    # not applicable: hard labels, exact smoothing (q' sums to 1), probabilities
+    for kw in [dict(label=YR, weight=WR), dict(label=QR, soft_label=True)]:
+        np.testing.assert_allclose(cross_entropy_grad(XR, conventions=conv, **kw),
+                                   cross_entropy_grad(XR, **kw), rtol=1e-13, atol=1e-16)
+    P = QR
+    assert same(cross_entropy_grad(P, q2, soft_label=True, use_softmax=False, conventions=conv),
+                cross_entropy_grad(P, q2, soft_label=True, use_softmax=False))
+
+
+def test_probs_clipped_renormalised():
+    conv = ["probs-clipped-renormalised"]
+    eps = 1e-7
+    p = RNG.dirichlet(np.ones(4), 5)
+    p[0, 0] = 0.0
+    p[1] = [0.0, 1.0, 0.0, 0.0]
+    p[2] *= 2.0  # unnormalised
+    cp = np.clip(p, eps, 1 - eps)
+    lp = np.log(cp) - np.log(cp.sum(axis=1, keepdims=True))
+    kw = dict(use_softmax=False, reduction="none")
+    got = cross_entropy(p, YR, conventions=conv, **kw)
+    close(got, -lp[np.arange(5), YR], rtol=1e-9)
+    assert got[0] < 20.0 and cross_entropy(p, YR, **kw)[0] == np.inf
+    close(cross_entropy(p, QR, soft_label=True, conventions=conv, **kw), -(QR * lp).sum(axis=1),
+          rtol=1e-12)
+    g = cross_entropy_grad(p, YR, use_softmax=False, reduction="sum", conventions=conv)
+    inside = (p >= eps) & (p <= 1 - eps)
+    want = inside * (1 / cp.sum(axis=1, keepdims=True) - np.eye(4)[YR] / cp)
+    close(g, want, rtol=1e-12)
+    # not applicable: softmax
+    assert same(cross_entropy(XR, YR, conventions=conv), cross_entropy(XR, YR))
+
+
+def test_probs_renormalised_clipped():
+    conv = ["probs-renormalised-clipped"]
+    eps = 1e-7
+    p = RNG.dirichlet(np.ones(4), 5)
+    p[0, 0] = 0.0
+    p[1] = [0.0, 1.0, 0.0, 0.0]
+    p[2] *= 2.0
+    u = p / p.sum(axis=1, keepdims=True)
+    lp = np.log(np.clip(u, eps, 1 - eps))
+    kw = dict(use_softmax=False, soft_label=True, reduction="none")
+    close(cross_entropy(p, QR, conventions=conv, **kw), -(QR * lp).sum(axis=1), rtol=1e-12)
+    close(cross_entropy(p, YR, use_softmax=False, reduction="none", conventions=conv),
+          -lp[np.arange(5), YR], rtol=1e-9)
+    g = cross_entropy_grad(p, QR, use_softmax=False, soft_label=True, reduction="sum",
+                           conventions=conv)
+    inside = (u >= eps) & (u <= 1 - eps)
+    s = p.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.where(inside, -QR / p, 0.0) + (QR * inside).sum(axis=1, keepdims=True) / s
+    close(g, want, rtol=1e-12)
+    # not applicable: softmax
+    assert same(cross_entropy(XR, QR, soft_label=True, conventions=conv),
+                cross_entropy(XR, QR, soft_label=True))
+
+
+def test_conventions_compose_as_frameworks_combine_them():
+    # paddle: smoothing with ignore_index >= 0 takes five of its names at once
+    paddle = ["smoothing-skips-ignore", "mean-counts-label-elements",
+              "smoothing-coefficients-float32", "grad-assumes-normalised-labels",
+              "empty-mean-zero", "mean-counts-ignored", "softmax-shift-clipped-64",
+              "log-zero-1e20", "none-keeps-class-axis", "smoothing-classes-from-last-axis"]
+    y = np.array([0, 2, 2, 3, 1])
+    e = 0.1
+    a = np.float32(1.0) - np.float32(e)
+    b = np.float32(e) / np.float32(4)
+    qs = np.where(np.eye(4)[y] > 0, np.float64(np.float32(a + b)), np.float64(b))
+    sw = qs @ WR
+    losses = sw * -(qs * lsm(XR)).sum(axis=1)
+    close(cross_entropy(XR, y, WR, ignore_index=2, label_smoothing=e, conventions=paddle),
+          losses.sum() / (4 * sw.sum()), rtol=1e-13)
+    g = cross_entropy_grad(XR, y, WR, ignore_index=2, label_smoothing=e, conventions=paddle)
+    close(g, sw[:, None] * (np.exp(lsm(XR)) - qs) / (4 * sw.sum()), rtol=1e-12)
+    # paddle: all ignored with ignore_index < 0 -> 0 (mean-counts-ignored + empty-mean-zero)
+    assert cross_entropy(XR, np.full(5, -100), conventions=paddle) == 0.0
+    # keras: class weights as sample_weight + the categorical probability loss
+    keras = ["weighted-mean-by-count", "probs-renormalised-clipped", "empty-mean-zero"]
+    p = RNG.dirichlet(np.ones(4), 5) * 1.5
+    lp = np.log(np.clip(p / p.sum(axis=1, keepdims=True), 1e-7, 1 - 1e-7))
+    close(cross_entropy(p, QR, WR, soft_label=True, use_softmax=False, conventions=keras),
+          ((QR @ WR) * -(QR * lp).sum(axis=1)).sum() / 5, rtol=1e-12)
+    # tf.nn: the dense op's NaN and its fused gradient
+    tf = ["zero-q-neg-inf-nan", "grad-assumes-normalised-labels"]
+    x = XR.copy()
+    x[1, 0] = -np.inf
+    q = 2.0 * QR
+    q[1] = [0.0, 1.0, 1.0, 0.0]
+    assert np.isnan(cross_entropy(x, q, soft_label=True, reduction="none", conventions=tf)[1])
+    close(cross_entropy_grad(x, q, soft_label=True, reduction="sum", conventions=tf),
+          np.exp(lsm(x)) - q, rtol=1e-12)
+
+
 # --------------------------------------------------------------------------- invalid input
 
 
@@ -479,6 +845,17 @@ GRAD_CASES = {
     "mean-counts-ignored": dict(ignore=True, conventions=["mean-counts-ignored"]),
     "probs": dict(probs=True),
     "probs-soft-smooth-weight": dict(probs=True, soft=True, smoothing=0.1, weight=True),
+    # conventions whose gradient is the derivative of their loss
+    "probs-clipped-renormalised": dict(probs=True, weight=True,
+                                       conventions=["probs-clipped-renormalised"]),
+    "probs-renormalised-clipped": dict(probs=True, soft=True, smoothing=0.1,
+                                       conventions=["probs-renormalised-clipped"]),
+    "smoothing-float32-last-axis": dict(
+        soft=True, weight=True, smoothing=0.2,
+        conventions=["smoothing-coefficients-float32", "smoothing-classes-from-last-axis"]),
+    "label-elements-weighted-count": dict(
+        soft=True, weight=True, smoothing=0.1, ignore_index=0,
+        conventions=["mean-counts-label-elements", "weighted-mean-by-count"]),
 }
 
 
@@ -505,6 +882,8 @@ def test_gradient_matches_central_differences(name, reduction):
         use_softmax=not case.get("probs"), label_smoothing=case.get("smoothing", 0.0),
         conventions=case.get("conventions", ()),
     )
+    if "ignore_index" in case:
+        kw["ignore_index"] = case["ignore_index"]
     g_out = rng.standard_normal((3, 2)) if reduction == "none" else 0.7
 
     def f(xx):

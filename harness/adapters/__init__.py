@@ -68,6 +68,8 @@ def load_class(ref: str) -> type[Adapter]:
         obj = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as e:
         raise ValueError(f"cannot load adapter {ref!r}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - a broken third-party module must not crash the CLI
+        raise ValueError(f"cannot load adapter {ref!r}: {type(e).__name__}: {e}") from None
     if not (isinstance(obj, type) and issubclass(obj, Adapter)):
         raise ValueError(f"{ref!r} is not an Adapter subclass")
     return obj

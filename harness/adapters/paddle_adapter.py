@@ -77,6 +77,15 @@ class PaddleAdapter(Adapter):
             "label_smooth takes float(epsilon) as a float32 attribute and the one-hot rows are "
             "float32: q' = f32(1 - f32(e)) * q + f32(e)/C, relative error ~1e-7 in float64"),
         DocumentedConvention(
+            "grad-assumes-normalised-labels",
+            f"{TAG}/paddle/phi/kernels/cpu/cross_entropy_grad_kernel.cc",
+            "the soft-label gradient kernel computes softmax - label, assuming each label row "
+            "sums to 1 (smoothed float32 rows do not, exactly)"),
+        DocumentedConvention(
+            "smoothing-classes-from-last-axis", f"{COMMON}#L2663",
+            "label_smooth divides epsilon by label.shape[-1], not by C, when the class axis is "
+            "not last"),
+        DocumentedConvention(
             "none-keeps-class-axis", f"{LOSS}#L3152-L3155",
             "reduction='none' squeezes the class axis only when the label came without it: soft "
             "labels, label smoothing and size-1-axis hard labels return the loss with a size-1 "
