@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -31,6 +32,15 @@ from harness.dtypes import FORMATS
 
 class CaseFileError(ValueError):
     """A case file that does not follow the schema; the message starts with `file:line`."""
+
+
+def _show(v, limit: int = 80) -> str:
+    """repr for messages: an integer too long to print, or a huge value, stays one short line."""
+    try:
+        text = repr(v) if not isinstance(v, BaseException) else str(v)
+    except ValueError:  # int -> str conversion limit (4300 digits)
+        return f"<an integer of {v.bit_length()} bits>"
+    return text if len(text) <= limit else text[:limit - 4] + " ..."
 
 
 # -- YAML with line numbers -------------------------------------------------------------------------
@@ -46,11 +56,25 @@ class _LineList(list):
 class _Loader(yaml.SafeLoader):
     """SafeLoader that remembers where each mapping, key and sequence starts (1-based lines)."""
 
+    def construct_object(self, node, deep=False):
+        # SafeConstructor lets plain Python errors escape on bad scalars (2001-99-14, !!int 'x',
+        # an integer of more than 4300 digits, a malformed !!omap): make them marked YAML errors
+        try:
+            return super().construct_object(node, deep)
+        except (yaml.YAMLError, CaseFileError):
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError) as e:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read a {node.tag} value: {_show(e)}",
+                node.start_mark) from None
+
 
 def _construct_mapping(loader, node, deep=False):
+    written = {id(k) for k, _ in node.value}  # this mapping's own keys, not those merged in by <<
     loader.flatten_mapping(node)
     d = _LineDict()
     d.line, d.key_lines = node.start_mark.line + 1, {}
+    own = set()
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -58,9 +82,11 @@ def _construct_mapping(loader, node, deep=False):
         except TypeError:
             raise CaseFileError(f"{node.start_mark.name}:{key_node.start_mark.line + 1}: "
                                 f"a mapping key must be a scalar") from None
-        if key in d:
+        if key in own:  # a key merged in by << may be overridden (flatten_mapping orders them)
             raise CaseFileError(f"{node.start_mark.name}:{key_node.start_mark.line + 1}: "
-                                f"key {key!r} appears twice in one mapping")
+                                f"key {_show(key)} appears twice in one mapping")
+        if id(key_node) in written:
+            own.add(key)
         d[key] = loader.construct_object(value_node, deep=True)
         d.key_lines[key] = key_node.start_mark.line + 1
     return d
@@ -86,18 +112,27 @@ def load_yaml(path: str | Path, text: str | None = None) -> Any:
             raise CaseFileError(f"{path}:0: cannot read: {e.strerror}") from None
         except UnicodeDecodeError as e:
             raise CaseFileError(f"{path}:0: not UTF-8 text ({e.reason})") from None
-    loader = _Loader(text)
-    loader.name = path
+    loader = None
     try:
+        loader = _Loader(text)
+        loader.name = path
         return loader.get_single_data()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 0
         raise CaseFileError(f"{path}:{line}: YAML syntax error: {e.problem or e}") from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow (NUL, ...)
+        line = len(re.split(r"\r\n|[\r\n\x85\u2028\u2029]", text[:e.position]))
+        raise CaseFileError(f"{path}:{line}: YAML error: character {e.character!r} is not "
+                            "allowed in YAML") from None
     except yaml.YAMLError as e:
         raise CaseFileError(f"{path}:0: YAML error: {e}") from None
+    except RecursionError:
+        line = loader.get_mark().line + 1 if loader is not None else 0
+        raise CaseFileError(f"{path}:{line}: YAML nested too deeply for a case file") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 # -- schema -------------------------------------------------------------------------------------------
@@ -111,6 +146,8 @@ PROB_DISTS = ("normal", "probs-zeros")
 CHECKS = ("forward", "grad")
 INVALID = ("label-out-of-range", "label-negative", "bad-reduction", "weight-shape", "label-rank",
            "float-labels", "soft-ignore-positive")
+HARD_ONLY_INVALID = ("label-out-of-range", "label-negative", "float-labels")
+SOFT_ONLY_INVALID = ("soft-ignore-positive",)
 MAX_ELEMENTS = 1 << 31
 MAX_CASES = 200_000  # per block, before exclusions: a grid larger than this is a typo
 
@@ -126,6 +163,8 @@ def _is_num(v):
 def _check_shape(v):
     if not isinstance(v, list) or not v or not all(_is_int(d) and d >= 0 for d in v):
         return "must be a non-empty list of non-negative integers, e.g. [8, 5]"
+    if any(d > MAX_ELEMENTS for d in v):
+        return f"has a dimension larger than the {MAX_ELEMENTS} element limit"
     n = 1
     for d in v:
         n *= d
@@ -149,7 +188,7 @@ def _number_in(lo, hi):
 
 
 def _check_int(v):
-    return None if _is_int(v) else "must be an integer"
+    return None if _is_int(v) and -2**63 <= v < 2**63 else "must be an integer (64-bit)"
 
 
 def _check_checks(v):
@@ -228,21 +267,28 @@ def _where(path, mapping, key=None) -> str:
     return f"{path}:{line or getattr(mapping, 'line', 0)}"
 
 
-def _validate_params(path, mapping, keys_allowed=SCHEMA) -> None:
+def _validate_params(path, mapping, keys_allowed=SCHEMA, where: str | None = None) -> None:
     if not isinstance(mapping, dict):
-        raise CaseFileError(f"{path}:{getattr(mapping, 'line', 0)}: expected a mapping of case "
-                            f"parameters, got {type(mapping).__name__}")
+        # a scalar has no line of its own: `where` is the key (or list) that holds it
+        where = f"{path}:{mapping.line}:" if hasattr(mapping, "line") else (where or f"{path}:0:")
+        raise CaseFileError(f"{where} expected a mapping of case parameters, got "
+                            f"{type(mapping).__name__}")
     for key, value in mapping.items():
         if key not in keys_allowed:
-            raise CaseFileError(f"{_where(path, mapping, key)}: key {key!r}: unknown parameter "
-                                f"(known: {', '.join(SCHEMA)})")
+            raise CaseFileError(f"{_where(path, mapping, key)}: key {_show(key)}: unknown "
+                                f"parameter (known: {', '.join(SCHEMA)})")
         problem = SCHEMA[key](value)
         if problem:
-            raise CaseFileError(f"{_where(path, mapping, key)}: key {key!r}: {value!r} {problem}")
+            raise CaseFileError(f"{_where(path, mapping, key)}: key {_show(key)}: {_show(value)} "
+                                f"{problem}")
 
 
 def _meaningful(p: dict) -> bool:
     if p["label"] == "soft" and p["ignore_frac"] > 0 and not p["invalid"]:
+        return False
+    # an invalid kind that does not apply to this label kind would give a valid case marked
+    # invalid (generate_inputs leaves its inputs valid): skipped like other meaningless combinations
+    if p["invalid"] in (HARD_ONLY_INVALID if p["label"] == "soft" else SOFT_ONLY_INVALID):
         return False
     dists = PROB_DISTS if p["input"] == "probs" else LOGIT_DISTS
     return p["dist"] in dists
@@ -274,17 +320,19 @@ def _expand_grid(path, block, base: dict) -> Iterable[tuple[dict, str]]:
     axes, values = [], []
     for key, v in grid.items():
         if key not in SCHEMA:
-            raise CaseFileError(f"{_where(path, grid, key)}: key {key!r}: unknown parameter "
+            raise CaseFileError(f"{_where(path, grid, key)}: key {_show(key)}: unknown parameter "
                                 f"(known: {', '.join(SCHEMA)})")
         is_list_of_values = isinstance(v, list) and not (
             key in ("shape", "checks") and v and not isinstance(v[0], list))
         vals = list(v) if is_list_of_values else [v]
         if not vals:
-            raise CaseFileError(f"{_where(path, grid, key)}: key {key!r}: the list of values is empty")
+            raise CaseFileError(f"{_where(path, grid, key)}: key {_show(key)}: the list of values "
+                                "is empty")
         for val in vals:
             problem = SCHEMA[key](val)
             if problem:
-                raise CaseFileError(f"{_where(path, grid, key)}: key {key!r}: {val!r} {problem}")
+                raise CaseFileError(f"{_where(path, grid, key)}: key {_show(key)}: {_show(val)} "
+                                    f"{problem}")
         axes.append(key)
         values.append(vals)
     excludes = block.get("exclude") or []
@@ -297,7 +345,8 @@ def _expand_grid(path, block, base: dict) -> Iterable[tuple[dict, str]]:
                                 "'exclude': each entry must be a non-empty mapping")
         for k in ex:
             if k not in SCHEMA:
-                raise CaseFileError(f"{_where(path, ex, k)}: key {k!r}: unknown parameter in exclude")
+                raise CaseFileError(f"{_where(path, ex, k)}: key {_show(k)}: unknown parameter in "
+                                    "exclude")
     total = 1
     for vals in values:
         total *= len(vals)
@@ -323,10 +372,10 @@ def load_case_file(path: str | Path) -> list[Case]:
                             "'blocks' (and optional 'defaults')")
     for key in doc:
         if key not in TOP_KEYS:
-            raise CaseFileError(f"{_where(path, doc, key)}: key {key!r}: unknown top-level key "
-                                f"(known: {', '.join(sorted(TOP_KEYS))})")
+            raise CaseFileError(f"{_where(path, doc, key)}: key {_show(key)}: unknown top-level "
+                                f"key (known: {', '.join(sorted(TOP_KEYS))})")
     defaults = doc.get("defaults") or _LineDict()
-    _validate_params(path, defaults)
+    _validate_params(path, defaults, where=f"{_where(path, doc, 'defaults')}: key 'defaults':")
     blocks = doc.get("blocks")
     if not isinstance(blocks, list) or not blocks:
         raise CaseFileError(f"{_where(path, doc, 'blocks')}: key 'blocks': must be a non-empty list")
@@ -337,8 +386,8 @@ def load_case_file(path: str | Path) -> list[Case]:
                                 "be a mapping")
         for key in block:
             if key not in BLOCK_KEYS:
-                raise CaseFileError(f"{_where(path, block, key)}: key {key!r}: unknown block key "
-                                    f"(known: {', '.join(sorted(BLOCK_KEYS))})")
+                raise CaseFileError(f"{_where(path, block, key)}: key {_show(key)}: unknown block "
+                                    f"key (known: {', '.join(sorted(BLOCK_KEYS))})")
         if ("grid" in block) == ("cases" in block):
             raise CaseFileError(f"{_where(path, block)}: a block needs exactly one of 'grid' or "
                                 "'cases'")
@@ -351,7 +400,7 @@ def load_case_file(path: str | Path) -> list[Case]:
                 raise CaseFileError(f"{_where(path, block, 'cases')}: key 'cases': must be a "
                                     "non-empty list of mappings")
             for c in explicit:
-                _validate_params(path, c)
+                _validate_params(path, c, where=f"{path}:{explicit.line}: key 'cases':")
             items = ((c, _where(path, c)) for c in explicit)
             maps = [defaults, block]
         for raw, where in items:

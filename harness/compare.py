@@ -45,6 +45,12 @@ class Comparison:
 
     def summary(self) -> str:
         """One line: what failed, where, by how much, against which bound."""
+        text = self._summary()
+        if self.reason not in ("", "dtype") and self.dtype_got != self.dtype_expected:
+            text += f"; result dtype {self.dtype_got}, not {self.dtype_expected}"
+        return text
+
+    def _summary(self) -> str:
         if self.reason == "shape":
             return f"shape {self.shape_got} != expected {self.shape_expected}"
         if self.reason == "dtype":
@@ -82,7 +88,7 @@ def compare(got, expected, bound, dtype_expected: str, dtype_got: str) -> Compar
         c.reason = "shape"
         return c
     bound = np.broadcast_to(np.asarray(bound, dtype=np.float64), expected.shape)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         abs_err = np.abs(got - expected)
         rel_err = abs_err / np.abs(expected)
     same_nonfinite = (np.isnan(got) & np.isnan(expected)) | (

@@ -21,7 +21,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cases import CaseFileError, load_yaml
+from harness.cases import CaseFileError, _show, load_yaml
 from harness.verdicts import DIVERGENT, VERDICTS
 
 KEYS = {"case", "framework", "check", "verdict", "convention", "reason", "link"}
@@ -68,8 +68,8 @@ def load_expectations(path: str | Path) -> list[Expectation]:
             raise CaseFileError(f"{path}:{line}: each expectation must be a mapping")
         for k in entry:
             if k not in KEYS:
-                raise CaseFileError(f"{path}:{entry.key_lines.get(k, line)}: key {k!r}: unknown "
-                                    f"(known: {', '.join(sorted(KEYS))})")
+                raise CaseFileError(f"{path}:{entry.key_lines.get(k, line)}: key {_show(k)}: "
+                                    f"unknown (known: {', '.join(sorted(KEYS))})")
         for k in REQUIRED:
             if not isinstance(entry.get(k), str) or not entry.get(k):
                 raise CaseFileError(f"{path}:{line}: key {k!r}: required, a non-empty string")
@@ -79,6 +79,10 @@ def load_expectations(path: str | Path) -> list[Expectation]:
         if entry.get("check", "any") not in ("any", "forward", "grad"):
             raise CaseFileError(f"{path}:{entry.key_lines['check']}: key 'check': must be "
                                 "forward, grad or any")
+        conv = entry.get("convention")
+        if conv is not None and not (isinstance(conv, str) and conv):
+            raise CaseFileError(f"{path}:{entry.key_lines['convention']}: key 'convention': "
+                                f"{_show(entry['convention'])} is not a non-empty string")
         if entry["verdict"] == DIVERGENT and not entry.get("convention"):
             raise CaseFileError(f"{path}:{line}: key 'convention': required when verdict is divergent")
         out.append(Expectation(entry["case"], entry["framework"], entry["verdict"], entry["reason"],

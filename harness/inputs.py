@@ -80,7 +80,8 @@ def generate_inputs(p: dict, case_id: str) -> CaseData:
         x *= LARGE_SCALE[dtype]
     if C and rows:
         target = np.clip(hard, 0, C - 1)
-        onehot = np.moveaxis(np.eye(C, dtype=bool)[target], -1, axis)
+        # == np.eye(C, dtype=bool)[target], without the C x C identity (1 GiB at C = 32000)
+        onehot = np.moveaxis(target[..., None] == np.arange(C), -1, axis)
         if p["dist"] == "gaps":
             x = x + GAPS[dtype] * onehot
         elif p["dist"] == "neginf":
@@ -94,7 +95,9 @@ def generate_inputs(p: dict, case_id: str) -> CaseData:
     x = round_to_dtype(x, dtype)
 
     if p["label"] == "soft":
-        q = rng.dirichlet(np.ones(max(C, 1)), size=pos_shape) if C else np.zeros(pos_shape + (0,))
+        # no position: no draw (and no C-long alpha; the generator state is the same either way)
+        q = (rng.dirichlet(np.ones(C), size=pos_shape) if C and rows
+             else np.zeros(pos_shape + (C,)))
         if p["dist"] == "neginf" and C and rows:
             # a masked vocabulary: every other row puts no mass on its -inf logits (finite loss,
             # and 0 * log 0 to get right); the other rows keep mass there (infinite loss)

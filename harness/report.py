@@ -7,6 +7,7 @@ on the same versions give identical files elsewhere.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -22,15 +23,23 @@ SEVERITY = {"crash": 0, "timeout": 1, "mismatch": 2, "bad-input-accepted": 3, "e
             "divergent": 5, "unsupported": 6, "pass": 7}
 
 
-def atomic_write(path: str | Path, text: str) -> None:
+def atomic_write(path: str | Path, text: str | bytes) -> None:
+    """Write text (UTF-8) or bytes to `path` atomically: a temporary file in the same folder,
+    fsync, os.replace. Keeps the permissions of the file it replaces (0644 for a new one, not
+    mkstemp's 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8") if isinstance(text, str) else text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -285,10 +294,10 @@ def _conventions_section(doc) -> list[str]:
         out.append(f"- follows it on this grid: {follows or 'none'}")
         links = ", ".join(f"[{fw}]({link})" for fw, link in sorted(declared[name].items()))
         out.append(f"- documented by: {links or 'none'}")
+        diverged = {(d["case"], d["check"]) for d in recs  # built once: quadratic if inlined
+                    if d["verdict"] == "divergent" and name in (d["convention"] or "")}
         canon = sorted({r["framework"] for r in recs if r["verdict"] == "pass"
-                        and (r["case"], r["check"]) in {(d["case"], d["check"]) for d in recs
-                                                         if d["verdict"] == "divergent"
-                                                         and name in (d["convention"] or "")}})
+                        and (r["case"], r["check"]) in diverged})
         out.append(f"- canonical on the same cases: {', '.join(canon) or 'none'}")
         out.append("")
     return out
@@ -398,10 +407,10 @@ def render_figures(doc: dict, folder: Path) -> dict[str, str]:
                      fontsize=9)
         fig.tight_layout()
         name = f"error-vs-bound-{check}.png"
-        buf = folder / (".tmp-" + name)
-        fig.savefig(buf, dpi=110, metadata={"Software": None})
+        buf = io.BytesIO()  # written like the other reports: atomically, no temporary left behind
+        fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
         plt.close(fig)
-        os.replace(buf, folder / name)
+        atomic_write(folder / name, buf.getvalue())
         out[f"{check}: error relative to the bound, by framework and dtype"] = (
             f"{folder.name}/{name}")
     return out

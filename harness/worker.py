@@ -26,7 +26,7 @@ def _serve(adapter_ref: str, device: str) -> int:
 
     from harness.adapters import load_class
     from harness.adapters.base import Inputs, Output, Unsupported
-    from harness.ipc import read_message, write_message
+    from harness.ipc import ALLOWED_DTYPES, read_message, write_message
 
     adapter = None
     while True:
@@ -76,6 +76,13 @@ def _serve(adapter_ref: str, device: str) -> int:
                     values = np.asarray(out.values)
                     if values.dtype.kind not in "fiub":
                         raise TypeError(f"adapter returned non-numeric dtype {values.dtype}")
+                    if values.dtype.str not in ALLOWED_DTYPES:
+                        # the pipe carries native plain dtypes only (a longdouble or big-endian
+                        # result would kill the worker): send native or float64 values; the
+                        # reported dtype keeps the adapter's own name
+                        native = values.dtype.newbyteorder("=")
+                        values = values.astype(native if native.str in ALLOWED_DTYPES
+                                               else np.float64)
                     reply[check] = {"status": "ok", "dtype": out.dtype,
                                     "seconds": time.perf_counter() - t0}
                     out_arrays[check] = values

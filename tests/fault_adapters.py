@@ -87,3 +87,101 @@ class SlowAdapter(NumpyAdapter):
     def forward(self, inputs, params):
         time.sleep(0.05)
         return super().forward(inputs, params)
+
+
+# -- added for tests/test_faults.py (append only) --------------------------------------------------
+def _address_space_in_use() -> int:
+    """Bytes of virtual address space this process maps now (Linux /proc)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no VmSize in /proc/self/status")
+
+
+class MemoryHogAdapter(_Fault):
+    """Allocates until MemoryError, safely: it first caps its own address space (RLIMIT_AS) at
+    what it maps now plus 256 MiB, so the allocation fails at once, without touching real memory;
+    the limit is restored afterwards. Never allocates more than 1 GiB in any case."""
+
+    name = "memhog"
+
+    def fault(self, inputs, params):
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = _address_space_in_use() + (256 << 20)
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+        hog = []
+        try:
+            for _ in range(4):  # 4 x 256 MiB at most, even if the limit did not bite
+                hog.append(np.ones((256 << 20) // 8))
+        finally:
+            hog.clear()
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        raise MemoryError("RLIMIT_AS did not stop a 1 GiB allocation (simulated out of memory)")
+
+
+class OomKilledAdapter(_Fault):
+    """Dies the way the kernel's out-of-memory killer kills: SIGKILL."""
+
+    name = "oomkilled"
+
+    def fault(self, inputs, params):
+        os.kill(os.getpid(), 9)
+
+
+class WrongDtypeAdapter(_Fault):
+    """Answers float64 cases in float32 (a framework that silently downcasts)."""
+
+    name = "wrongdtype"
+
+    def forward(self, inputs, params):
+        if params["dtype"] == "float64":
+            return NumpyAdapter.forward(self, inputs, params).astype(np.float32)
+        return NumpyAdapter.forward(self, inputs, params)
+
+    def gradient(self, inputs, params):
+        if params["dtype"] == "float64":
+            return NumpyAdapter.gradient(self, inputs, params).astype(np.float32)
+        return NumpyAdapter.gradient(self, inputs, params)
+
+
+class LongDoubleAdapter(_Fault):
+    """Answers float64 cases with the right values in extended precision (np.longdouble), a dtype
+    the pipe protocol does not carry."""
+
+    name = "longdouble"
+
+    def forward(self, inputs, params):
+        if params["dtype"] == "float64":
+            return NumpyAdapter.forward(self, inputs, params).astype(np.longdouble)
+        return NumpyAdapter.forward(self, inputs, params)
+
+    def gradient(self, inputs, params):
+        if params["dtype"] == "float64":
+            return NumpyAdapter.gradient(self, inputs, params).astype(np.longdouble)
+        return NumpyAdapter.gradient(self, inputs, params)
+
+
+class SystemExitAdapter(_Fault):
+    """Calls sys.exit() (a BaseException, not an Exception) in the middle of a case."""
+
+    name = "sysexit"
+
+    def fault(self, inputs, params):
+        sys.exit(7)
+
+
+# `_Fault.gradient = forward` (above) answered the gradient of every case that is *not* float64
+# with the forward value, so those gradients were wrong although the adapters are meant to behave
+# on them. Appended fix: the gradient misbehaves on float64 cases only, like the forward.
+def _fault_gradient(self, inputs, params):
+    if params["dtype"] == "float64":
+        return self.fault(inputs, params)
+    return NumpyAdapter.gradient(self, inputs, params)
+
+
+_Fault.gradient = _fault_gradient

@@ -33,6 +33,10 @@ class TorchAdapter(Adapter):
             "soft-weight-per-class", DOC,
             "probability targets: l_n = -sum_c w_c y_nc log p_nc; mean divides by N"),
         DocumentedConvention(
+            "zero-q-neg-inf-nan", DOC,
+            "probability targets: a class with target 0 and a -inf logit contributes 0 * -inf = "
+            "NaN (the class-index path never multiplies; pytorch#49844 discusses masked logits)"),
+        DocumentedConvention(
             "smoothing-weighted-torch", SRC,
             "cross_entropy_loss_label_smoothing: the smoothing term is weighted per class and the "
             "mean divides by sum of w[target] (pytorch#61309)"),
