@@ -2,7 +2,7 @@
 
 `cases/expectations.yaml` is a list of entries::
 
-    - case: "soft-*-w=random-*"      # glob over case IDs
+    - case: "soft-*-w=random-*"      # glob over case IDs, or a list of globs / IDs
       framework: torch
       check: forward                 # forward, grad or any (default any)
       verdict: divergent
@@ -30,7 +30,7 @@ REQUIRED = ("case", "framework", "verdict", "reason", "link")
 
 @dataclass
 class Expectation:
-    case: str
+    case: str | list[str]  # a glob, or a list of globs / case IDs
     framework: str
     verdict: str
     reason: str
@@ -41,15 +41,17 @@ class Expectation:
     matched: int = field(default=0, compare=False)
 
     def selects(self, case_id: str, framework: str, check: str) -> bool:
+        patterns = self.case if isinstance(self.case, (list, tuple)) else (self.case,)
         return (framework == self.framework and self.check in ("any", check)
-                and fnmatch.fnmatchcase(case_id, self.case))
+                and any(fnmatch.fnmatchcase(case_id, p) for p in patterns))
 
     def accepts(self, verdict: str, convention: str | None) -> bool:
         return verdict == self.verdict and (self.convention is None or convention == self.convention)
 
     def describe(self) -> str:
         conv = f" ({self.convention})" if self.convention else ""
-        return f"{self.framework} {self.check} {self.case}: {self.verdict}{conv} [{self.source}]"
+        case = self.case if isinstance(self.case, str) else f"[{len(self.case)} cases]"
+        return f"{self.framework} {self.check} {case}: {self.verdict}{conv} [{self.source}]"
 
 
 def load_expectations(path: str | Path) -> list[Expectation]:
@@ -71,7 +73,13 @@ def load_expectations(path: str | Path) -> list[Expectation]:
                 raise CaseFileError(f"{path}:{entry.key_lines.get(k, line)}: key {_show(k)}: "
                                     f"unknown (known: {', '.join(sorted(KEYS))})")
         for k in REQUIRED:
-            if not isinstance(entry.get(k), str) or not entry.get(k):
+            value = entry.get(k)
+            if k == "case" and isinstance(value, list):
+                if value and all(isinstance(c, str) and c for c in value):
+                    continue
+                raise CaseFileError(f"{path}:{entry.key_lines.get(k, line)}: key 'case': a list "
+                                    "must hold non-empty strings (case IDs or globs)")
+            if not isinstance(value, str) or not value:
                 raise CaseFileError(f"{path}:{line}: key {k!r}: required, a non-empty string")
         if entry["verdict"] not in VERDICTS:
             raise CaseFileError(f"{path}:{entry.key_lines['verdict']}: key 'verdict': "
@@ -85,7 +93,8 @@ def load_expectations(path: str | Path) -> list[Expectation]:
                                 f"{_show(entry['convention'])} is not a non-empty string")
         if entry["verdict"] == DIVERGENT and not entry.get("convention"):
             raise CaseFileError(f"{path}:{line}: key 'convention': required when verdict is divergent")
-        out.append(Expectation(entry["case"], entry["framework"], entry["verdict"], entry["reason"],
+        out.append(Expectation(list(entry["case"]) if isinstance(entry["case"], list)
+                               else entry["case"], entry["framework"], entry["verdict"], entry["reason"],
                                entry["link"], entry.get("check", "any"), entry.get("convention"),
                                f"{path}:{line}"))
     return out
