@@ -18,7 +18,7 @@ venv: $(STAMP)
 
 ## The main job: every installed adapter on the default grid, results into reports/.
 report: $(STAMP)
-	$(PY) -m harness run --cases cases/default.yaml --out reports
+	$(PY) -m harness run cases/default.yaml --out reports
 
 ## The harness's own tests, then cross-framework parity on the smoke and default grids as pytest
 ## items (known divergences in cases/expectations.yaml are strict xfails).

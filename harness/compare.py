@@ -38,6 +38,7 @@ class Comparison:
     bound: float = 0.0  # the absolute bound at the worst element
     bound_ulp: float = 0.0  # the same bound in ULPs of the dtype at the worst element
     max_ratio: float = 0.0  # max over elements of error / bound: > 1 fails
+    worst_ulp: float = 0.0  # the error in ULPs at the worst element (where bound and bound_ulp are)
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -125,4 +126,5 @@ def compare(got, expected, bound, dtype_expected: str, dtype_got: str) -> Compar
         c.bound = float(bound.reshape(-1)[i])
         c.bound_ulp = float(c.bound / ulp(c.worst_expected, dtype_expected)) if np.isfinite(
             c.worst_expected) else float("inf")
+        c.worst_ulp = float(ulps.reshape(-1)[i])
     return c

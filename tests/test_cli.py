@@ -107,3 +107,29 @@ def test_module_entry_point():
     res = subprocess.run([sys.executable, "-m", "harness", "list", "--frameworks", "numpy"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "numpy" in res.stdout
+
+
+def test_a_second_interpreter_runs_side_by_side_and_the_report_compares_versions(tmp_path):
+    out = tmp_path / "up"
+    assert main(["run", "cases/smoke.yaml", "--frameworks", "numpy,numpy@other", "--python",
+                 f"numpy@other={sys.executable}", "--out", str(out), "-k", "f64"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert {r["framework"] for r in doc["results"]} == {"numpy", "numpy@other"}
+    assert doc["environment"]["frameworks"]["numpy@other"]["interpreter"] == sys.executable
+    md = (out / "report.md").read_text()
+    assert "## What changed between versions" in md
+    assert "0 changed verdict, convention or error behaviour" in md
+
+
+def test_version_section_lists_changed_verdicts():
+    from harness.report import _versions_section
+
+    def rec(fw, version, verdict, conv=None):
+        return {"framework": fw, "version": version, "case": "c1", "check": "forward",
+                "verdict": verdict, "convention": conv, "max_ulp": 1.0, "worst_got": 0.5}
+
+    lines = "\n".join(_versions_section([rec("paddle", "3.3.1", "pass"),
+                                         rec("paddle@old", "3.2.2", "divergent", "x")]))
+    assert "paddle (3.3.1) vs paddle@old (3.2.2)" in lines
+    assert "| `c1` | forward | pass | divergent (x) |" in lines
+    assert main(["run", "--frameworks", "numpy@", "cases/smoke.yaml"]) == 2  # empty label
