@@ -117,7 +117,7 @@ class Adapter:
         """Why this adapter cannot run `params` (None when it can). Data-driven from capabilities;
         adapters extend it for combinations their framework cannot express."""
         caps = self.capabilities
-        if self.device not in caps.devices:
+        if _accelerator(self.device) not in {_accelerator(d) for d in caps.devices}:
             return f"device {self.device!r} not supported (devices: {', '.join(caps.devices)})"
         if params["dtype"] not in caps.dtypes:
             note = caps.dtype_notes.get(params["dtype"], "")
@@ -160,6 +160,11 @@ def _features_used(params: Mapping[str, Any]) -> dict[str, bool]:
         "reduction_sum": params["reduction"] == "sum",
         "reduction_mean": params["reduction"] == "mean",
     }
+
+
+def _accelerator(device: str) -> str:
+    """'cuda' and 'gpu' name the same thing: each framework's accelerator."""
+    return "gpu" if device in ("cuda", "gpu") else device
 
 
 def move_class_axis_last(a: np.ndarray, axis: int) -> np.ndarray:

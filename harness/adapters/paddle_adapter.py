@@ -96,7 +96,8 @@ class PaddleAdapter(Adapter):
         import paddle
 
         self.paddle = paddle
-        flags = {"device": str(paddle.set_device(self.device))}
+        self.place = "gpu" if self.device in ("cuda", "gpu") else self.device
+        flags = {"device": str(paddle.set_device(self.place))}
         # One CPU math thread (there is no public paddle.set_num_threads in 3.3.1).
         paddle.set_flags({"FLAGS_paddle_num_threads": 1, "FLAGS_use_onednn": False})
         flags.update(paddle.get_flags(["FLAGS_paddle_num_threads", "FLAGS_use_onednn"]))
@@ -113,7 +114,7 @@ class PaddleAdapter(Adapter):
         return flags
 
     def unsupported_reason(self, params):
-        if self.device == "gpu" and params["dtype"] in GPU_ONLY_DTYPES:
+        if self.device in ("gpu", "cuda") and params["dtype"] in GPU_ONLY_DTYPES:
             # GPU kernels exist for half precision: check everything else as for float32.
             return super().unsupported_reason({**params, "dtype": "float32"})
         # Not marked unsupported on purpose (paddle raises, which is reported as `error`):
@@ -174,7 +175,7 @@ class PaddleAdapter(Adapter):
             "import numpy as np",
             "import paddle",
             "import paddle.nn.functional as F",
-            f"paddle.set_device({self.device!r})",
+            f"paddle.set_device({'gpu' if self.device in ('cuda', 'gpu') else self.device!r})",
             f"xt = paddle.to_tensor(x).astype({dt!r})",
             f"xt.stop_gradient = {not grad}",
             f"lt = paddle.to_tensor(label).astype({dt!r} if label.dtype.kind == 'f' else 'int64')",
