@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 EXTRAS ?= all,test
 
-.PHONY: report test unit parity venv bench clean upgrade-demo gate
+.PHONY: report test unit parity venv bench clean upgrade-demo upgrade-demo-tf gate
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,21 @@ $(ALT_VENV)/.installed:
 upgrade-demo: $(STAMP) $(ALT_VENV)/.installed
 	$(PY) -m harness run --frameworks paddle,paddle@$(OLD_PADDLE) \
 	    --python paddle@$(OLD_PADDLE)=$(ALT_VENV)/bin/python --out reports/upgrade-paddle
+
+## The same with TensorFlow $(OLD_TF) (tf.nn, and keras on that TensorFlow) against the pinned one.
+OLD_TF    ?= 2.20.0
+ALT_TF    := .venv-alt/tf-$(OLD_TF)
+
+$(ALT_TF)/.installed:
+	$(PYTHON) -m venv $(ALT_TF)
+	$(ALT_TF)/bin/python -m pip install --quiet --upgrade pip
+	$(ALT_TF)/bin/python -m pip install --quiet 'tensorflow-cpu==$(OLD_TF)'
+	@touch $@
+
+upgrade-demo-tf: $(STAMP) $(ALT_TF)/.installed
+	$(PY) -m harness run --frameworks tf.nn,tf.nn@$(OLD_TF),keras,keras@tf$(OLD_TF) \
+	    --python tf.nn@$(OLD_TF)=$(ALT_TF)/bin/python --python keras@tf$(OLD_TF)=$(ALT_TF)/bin/python \
+	    --out reports/upgrade-tensorflow
 
 ## The regression gate against the committed baseline.
 gate: $(STAMP)

@@ -365,7 +365,7 @@ def _versions_section(recs) -> list[str]:
                     f"error behaviour; {len(numeric)} more changed numerically within the same "
                     "verdict.", ""]
             if numeric:
-                out += [f"| case | check | max ULP {versions[a]} | max ULP {versions[b]} |",
+                out += [f"| case | check | max ULP {a} | max ULP {b} |",
                         "|---|---|---|---|"]
                 for case, check, ra, rb in numeric[:20]:
                     out.append(f"| `{case}` | {check} | {_num(ra['max_ulp']):.3g} | "
@@ -375,7 +375,8 @@ def _versions_section(recs) -> list[str]:
                 out.append("")
             if not changes:
                 continue
-            out += [f"| case | check | {versions[a]} | {versions[b]} |", "|---|---|---|---|"]
+            out += [f"| case | check | {a} ({versions[a]}) | {b} ({versions[b]}) |",
+                    "|---|---|---|---|"]
             for case, check, ra, rb in changes[:100]:
                 fa = ra["verdict"] + (f" ({ra['convention']})" if ra["convention"] else "")
                 fb = rb["verdict"] + (f" ({rb['convention']})" if rb["convention"] else "")

@@ -132,4 +132,5 @@ def test_version_section_lists_changed_verdicts():
                                          rec("paddle@old", "3.2.2", "divergent", "x")]))
     assert "paddle (3.3.1) vs paddle@old (3.2.2)" in lines
     assert "| `c1` | forward | pass | divergent (x) |" in lines
+    assert "| case | check | paddle (3.3.1) | paddle@old (3.2.2) |" in lines
     assert main(["run", "--frameworks", "numpy@", "cases/smoke.yaml"]) == 2  # empty label

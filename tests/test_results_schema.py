@@ -107,7 +107,8 @@ def test_not_an_object_does_not_validate(validator):
 
 
 @pytest.mark.parametrize("name", ["reports/results.json", "reports/baseline.json",
-                                  "reports/upgrade-paddle/results.json"])
+                                  "reports/upgrade-paddle/results.json",
+                                  "reports/upgrade-tensorflow/results.json"])
 def test_committed_results_validate(name, validator):
     path = Path(__file__).resolve().parent.parent / name
     if not path.exists():
