@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import gate
+from harness import gate, report
 from harness.cli import main
 from harness.gate import add_gate_parser, cmd_gate, main_gate
 
@@ -363,7 +363,7 @@ def test_update_writes_atomically_then_gate_passes(run_gate, docs, tmp_path, mon
         assert Path(dst).read_bytes() == before  # the baseline is intact until the rename
         return real_replace(src, dst)
 
-    monkeypatch.setattr(gate.os, "replace", spy)
+    monkeypatch.setattr(report.os, "replace", spy)
     rc, out, _ = run_gate(bpath, rpath, "--update")
     assert rc == 0
     assert len(replaced) == 1
@@ -385,7 +385,7 @@ def test_update_failure_leaves_the_baseline_and_no_temp_file(run_gate, docs, tmp
     def fail(src, dst):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(gate.os, "replace", fail)
+    monkeypatch.setattr(report.os, "replace", fail)
     rc, _, err = run_gate(bpath, rpath, "--update")
     assert rc == 2 and f"baseline {bpath}: cannot write: Permission denied" in err
     assert bpath.read_bytes() == before
