@@ -35,7 +35,8 @@ def numpy_cross_entropy(x, label, weight=None, ignore_index=-100, reduction="mea
     else:
         lab = np.squeeze(label, axis=axis) if label.ndim == x.ndim else label
         valid = lab != ignore_index
-        q = np.eye(C, dtype=dt)[np.where(valid, lab, 0)]  # IndexError for labels >= C
+        q = np.zeros(xm.shape, dtype=dt)  # one-hot; IndexError for labels >= C, -1 wraps
+        np.put_along_axis(q, np.where(valid, lab, 0)[..., None], 1, axis=-1)
     if label_smoothing > 0:
         q = (q * (1 - label_smoothing) + label_smoothing / C).astype(dt)
     w = np.ones(C, dtype=dt) if weight is None else weight.astype(dt)
