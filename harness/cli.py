@@ -285,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"xent-parity: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # an output folder that cannot be written, a full disk
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"xent-parity: cannot write{where}: {e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("xent-parity: interrupted", file=sys.stderr)
         return 130

@@ -134,3 +134,11 @@ def test_version_section_lists_changed_verdicts():
     assert "| `c1` | forward | pass | divergent (x) |" in lines
     assert "| case | check | paddle (3.3.1) | paddle@old (3.2.2) |" in lines
     assert main(["run", "--frameworks", "numpy@", "cases/smoke.yaml"]) == 2  # empty label
+
+
+def test_an_unwritable_output_folder_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["run", "cases/smoke.yaml", "--frameworks", "numpy", "-k", "f64 and hard-mean",
+                 "--out", str(blocker / "reports")]) == 2
+    assert "cannot write" in capsys.readouterr().err
