@@ -1,0 +1,1 @@
+"""Benchmarks of xent-parity: `python benchmarks/run.py` (see run.py)."""
