@@ -183,9 +183,9 @@ def execute(plan: Plan, specs: list[AdapterSpec], out: Path, *, device="cpu", ti
         def on_batch(batch, verdicts):
             recs = [report.record(v, by_id[v.case_id].params) for v in verdicts]
             events = eng.events()
+            records.extend(recs)  # first: an interrupt during the write still reports this batch
             ckpt.add(recs, events[n_events[0]:])
             n_events[0] = len(events)
-            records.extend(recs)
 
         eng.run(todo, on_verdict=lambda v: counts.update([v.verdict]), progress=progress,
                 on_batch=on_batch)
