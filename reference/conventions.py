@@ -441,7 +441,16 @@ def resolve_conventions(conventions: ConventionsLike) -> Conventions:
         return CANONICAL
     if isinstance(conventions, Conventions):
         return conventions
-    names = [conventions] if isinstance(conventions, str) else list(conventions)
+    if isinstance(conventions, str):
+        names = [conventions]
+    else:
+        try:
+            names = list(conventions)
+        except TypeError:
+            raise ValueError(
+                "conventions: expected a Conventions object, a convention name or an iterable of "
+                f"names, got {type(conventions).__name__}"
+            ) from None
     chosen: dict[str, Convention] = {}
     for name in names:
         if not isinstance(name, str):

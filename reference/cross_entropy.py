@@ -331,6 +331,11 @@ class _Problem:
                 f"{self.input_shape} with axis={self.axis}: expected {self.outer_shape} "
                 f"(class axis removed) or {with_axis} (class axis of size 1)"
             )
+        if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
+            # the int64 cast below would wrap such a label (2**64 - 100 -> -100 == ignore_index)
+            raise ValueError(
+                f"label: {int(y.max())} is out of range for {self.C} classes"
+            )
         y = np.ascontiguousarray(y).reshape(-1).astype(np.int64, copy=False)
         # smoothing-skips-ignore: with label smoothing nothing is ignored (paddle one-hot encodes)
         skips = self.conv.smoothing_skips_ignore and self.smoothing > 0.0
@@ -544,7 +549,10 @@ def _flag(name: str, value) -> bool:
 
 
 def _real_array(name: str, value) -> np.ndarray:
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as e:  # ragged nested lists, objects numpy cannot hold
+        raise ValueError(f"{name}: cannot be read as an array ({e})") from None
     if array.dtype.kind in "fiu":
         return array
     if array.dtype.kind not in "bcmMOSUa":
