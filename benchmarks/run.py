@@ -119,6 +119,10 @@ def _targets(name: str, entry: dict) -> list[dict]:
         from benchmarks import sec_reference
 
         return sec_reference.targets(entry["result"])
+    if name == "overhead":
+        from benchmarks import sec_harness
+
+        return sec_harness.overhead_targets(entry["result"], entry.get("quick", False))
     return entry.get("targets", [])
 
 

@@ -139,9 +139,14 @@ def overhead_targets(res: dict, quick: bool) -> list[dict]:
                  "met": False}]
     q = None if quick else True
     return [
-        {"name": "(framework calls + reference) / wall: critical-path definition",
+        {"name": "(framework calls + reference) / wall: critical-path definition, (wall - "
+                 "parent-only work) / wall",
          "value": f["critical_path_ratio"], "target": ">= 0.75",
          "met": (f["critical_path_ratio"] >= 0.75) if q else None},
+        {"name": "(framework calls + reference) / wall: per-worker definition, (busiest worker's "
+                 "calls + reference) / wall",
+         "value": f["busiest_worker_ratio"], "target": ">= 0.75",
+         "met": (f["busiest_worker_ratio"] >= 0.75) if q else None},
         {"name": "default grid, every adapter, forward and gradient: wall time (s)",
          "value": f["wall_total_s"], "target": "<= 120 s",
          "met": (f["wall_total_s"] <= 120) if q else None},
@@ -178,7 +183,7 @@ def render_overhead(res: dict) -> str:
     rows = [[p["name"], p["cpu_s"], gib(p["peak_rss"])] for p in mem]
     lines += [table(["process", "CPU seconds", "peak RSS"], rows), ""]
     lines += [
-        "Ratios (the target is the second):", "",
+        "Ratios (the target applies to the second and fourth):", "",
         table(["definition", "value"], [
             ["(sum of framework calls + reference) / wall, literally: overlapping workers "
              "make it exceed 1, so it says nothing about overhead",
@@ -189,8 +194,8 @@ def render_overhead(res: dict) -> str:
              "results", f"**{f['critical_path_ratio']:.2f}**"],
             ["the same inside `Engine.run` only: (run - generation - comparison) / run",
              f"{f['engine_ratio']:.2f}"],
-            ["(busiest worker's framework calls + reference) / wall",
-             f"{f['busiest_worker_ratio']:.2f}"],
+            ["**per worker**: (busiest worker's framework calls + reference) / wall",
+             f"**{f['busiest_worker_ratio']:.2f}**"],
             [f"machine utilisation: CPU seconds of all processes / (wall x {f['nproc']} cores)",
              f"{f['utilisation']:.2f}"],
         ]), ""]

@@ -94,3 +94,15 @@ def test_missing_framework_is_a_skip_with_the_reason(project):
                             "--expectations", expectations(project, "[]"))
     res.assert_outcomes(skipped=5)
     res.stdout.fnmatch_lines(["*no_such_framework_xyz is not installed*"])
+
+
+def test_heavy_grids_are_collected_only_when_named(project):
+    (project.path / "cases" / "default.yaml").write_text(textwrap.dedent(GRID))
+    exp = expectations(project, "[]")
+    res = project.runpytest("cases", "--frameworks", "numpy", "--collect-only", "-q",
+                            "--expectations", exp)
+    lines = [ln for ln in res.outlines if "::" in ln]
+    assert lines and all(ln.startswith("cases/default.yaml::") for ln in lines)
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--collect-only", "-q",
+                            "--expectations", exp)
+    assert any(ln.startswith("cases/mini.yaml::") for ln in res.outlines)
