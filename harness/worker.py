@@ -16,7 +16,18 @@ import time
 import traceback
 
 
+def _prefer_to_be_oom_killed() -> None:
+    """Linux: if memory runs out, let the kernel kill this worker (recorded as a crash of the case
+    in flight) rather than the parent that holds the run's results."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+
+
 def _serve(adapter_ref: str, device: str) -> int:
+    _prefer_to_be_oom_killed()
     proto_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # frameworks that print go to stderr
     sys.stdout = sys.stderr
