@@ -39,10 +39,11 @@ def _serve(adapter_ref: str, device: str) -> int:
     from harness.adapters.base import Inputs, Output, Unsupported
     from harness.ipc import ALLOWED_DTYPES, read_message, write_message
 
+    spill = os.environ.get("XENT_PARITY_SPILL") or None  # large arrays travel as files there
     adapter = None
     while True:
         try:
-            header, arrays = read_message(proto_in)
+            header, arrays = read_message(proto_in, spill)
         except EOFError:
             return 0
         op = header.get("op")
@@ -74,8 +75,12 @@ def _serve(adapter_ref: str, device: str) -> int:
             reply, out_arrays = {"op": "result", "index": i}, {}
             reason = adapter.unsupported_reason(params)
             for check in item["checks"]:
-                if reason is not None:
-                    reply[check] = {"status": "unsupported", "reason": reason}
+                if reason is None:
+                    reason_c = adapter.memory_reason(params, check, _available_memory())
+                else:
+                    reason_c = reason
+                if reason_c is not None:
+                    reply[check] = {"status": "unsupported", "reason": reason_c}
                     continue
                 fn = adapter.forward if check == "forward" else adapter.gradient
                 t0 = time.perf_counter()
@@ -99,11 +104,30 @@ def _serve(adapter_ref: str, device: str) -> int:
                     out_arrays[check] = values
                 except Unsupported as e:
                     reply[check] = {"status": "unsupported", "reason": str(e)}
+                except MemoryError as e:  # the framework could not allocate: it cannot fit here
+                    avail = _available_memory()
+                    reply[check] = {"status": "unsupported", "reason": (
+                        f"needs more memory than this machine has: MemoryError ({_short(str(e), 200)})"
+                        + (f" with {avail / 2**30:.1f} GiB available" if avail else ""))}
                 except Exception as e:  # noqa: BLE001 - any framework exception is a result
                     reply[check] = {"status": "error", "type": type(e).__name__,
                                     "message": _short(str(e)), "seconds": time.perf_counter() - t0}
-            write_message(proto_out, reply, out_arrays)
+            write_message(proto_out, reply, out_arrays, spill=spill)
+            out_arrays = values = out = None  # a large result is freed before the next item
+        arrays = inputs = None
         write_message(proto_out, {"op": "done"})
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (None elsewhere)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _short(msg: str, limit: int = 600) -> str:

@@ -89,6 +89,12 @@ class Adapter:
     api: ClassVar[str]  # the public API called, as a user would write it
     capabilities: ClassVar[Capabilities]
     conventions: ClassVar[tuple[DocumentedConvention, ...]] = ()
+    # Peak memory of one call besides the input (which the worker maps from the page cache), in
+    # multiples of the input's size in the case dtype: the framework's own temporaries (a
+    # log-softmax, its gradient, the input's gradient, a cast copy). Checked against MemAvailable
+    # before large calls, so a case that cannot fit is `unsupported` with the figures instead of a
+    # worker killed mid-call.
+    memory_factors: ClassVar[Mapping[str, float]] = {"forward": 3.0, "grad": 5.0}
 
     def __init__(self, device: str = "cpu"):
         self.device = device
@@ -129,6 +135,26 @@ class Adapter:
             if used and s.startswith("unsupported"):
                 return f"{feature}: {s.partition(': ')[2] or s}"
         return None
+
+    def memory_need(self, params: Mapping[str, Any], check: str) -> int:
+        """Estimated peak bytes of one call (see `memory_factors`)."""
+        n = 1
+        for d in params["shape"]:
+            n *= int(d)
+        itemsize = {"float16": 2, "bfloat16": 2, "float32": 4}.get(params["dtype"], 8)
+        return int(self.memory_factors.get(check, 5.0) * n * itemsize)
+
+    def memory_reason(self, params: Mapping[str, Any], check: str,
+                      available: int | None) -> str | None:
+        """Why this call would not fit in `available` bytes (None when it would, or is small)."""
+        need = self.memory_need(params, check)
+        if need < (256 << 20) or not available or need <= available:
+            return None
+        factor = self.memory_factors.get(check, 5.0)
+        return (f"needs about {need / 2**30:.1f} GiB for the {check} ({factor:g} x the "
+                f"{params['dtype']} input {list(params['shape'])}: {self.name}'s temporaries), "
+                f"more than the {available / 2**30:.1f} GiB available; not run, rather than "
+                "risk the worker being killed mid-call")
 
     def forward(self, inputs: Inputs, params: Mapping[str, Any]) -> Output | np.ndarray:
         raise NotImplementedError
