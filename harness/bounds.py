@@ -29,28 +29,65 @@ from harness.dtypes import fmt
 SAFETY = 4.0
 
 
-def _coefficients(x, label, weight, kw):
-    """Canonical r (positions x C, float64), the ignore mask, and the sample weights."""
-    axis = kw["axis"]
-    xm = np.moveaxis(np.asarray(x, dtype=np.float64), axis, -1)
-    C = xm.shape[-1]
-    if kw["soft_label"]:
-        q = np.moveaxis(np.asarray(label, dtype=np.float64), axis, -1)
-        valid = np.ones(q.shape[:-1], dtype=bool)
-    else:
-        lab = np.asarray(label)
-        if lab.ndim == xm.ndim:
-            lab = np.squeeze(lab, axis=axis)
-        valid = lab != kw["ignore_index"]
-        idx = np.where(valid, lab, 0).astype(np.int64)
-        q = np.zeros(xm.shape)
-        np.put_along_axis(q, idx[..., None], 1.0, axis=-1)
-    e = kw["label_smoothing"]
-    if e:
-        q = (1 - e) * q + e / C
-    w = np.ones(C) if weight is None else np.asarray(weight, dtype=np.float64)
-    sw = np.where(valid, (q * w).sum(-1), 0.0)
-    return xm, q * sw[..., None], sw
+_BLOCK_ELEMENTS = 1 << 21  # float64 elements per block of rows: the input is never widened whole
+
+
+class _Rows:
+    """The inputs seen as (positions, C) rows, class axis last, read in blocks: the canonical
+    coefficients r (float64), the ignore mask and the sample weights of each block."""
+
+    def __init__(self, x, label, weight, kw):
+        axis = kw["axis"]
+        xm = np.moveaxis(np.asarray(x), axis, -1)
+        self.pos_shape, self.C = xm.shape[:-1], xm.shape[-1]
+        self.P = int(np.prod(self.pos_shape, dtype=np.int64))
+        self.x = xm.reshape(self.P, self.C)  # a view when the class axis is last
+        self.kw = kw
+        if kw["soft_label"]:
+            self.q = np.moveaxis(np.asarray(label), axis, -1).reshape(self.P, self.C)
+            self.valid = np.ones(self.P, dtype=bool)
+        else:
+            lab = np.asarray(label)
+            if lab.ndim == xm.ndim:
+                lab = np.squeeze(lab, axis=axis)
+            lab = lab.reshape(self.P)
+            self.valid = lab != kw["ignore_index"]
+            self.idx = np.where(self.valid, lab, 0).astype(np.int64)
+        self.w = np.ones(self.C) if weight is None else np.asarray(weight, dtype=np.float64)
+        self.step = max(1, _BLOCK_ELEMENTS // max(self.C, 1))
+
+    def ranges(self):
+        return ((s, min(s + self.step, self.P)) for s in range(0, self.P, self.step))
+
+    def block(self, s, e):
+        """(x as float64, r, sample weights) of positions s..e-1."""
+        xb = np.asarray(self.x[s:e], dtype=np.float64)
+        if self.kw["soft_label"]:
+            q = np.asarray(self.q[s:e], dtype=np.float64)
+        else:
+            q = np.zeros((e - s, self.C))
+            np.put_along_axis(q, self.idx[s:e, None], 1.0, axis=-1)
+        eps = self.kw["label_smoothing"]
+        if eps:
+            q = (1 - eps) * q + eps / self.C
+        sw = np.where(self.valid[s:e], (q * self.w).sum(-1), 0.0)
+        return xb, q * sw[..., None], sw
+
+    def sample_weights(self):
+        """The sample weights of every position (shape of the positions)."""
+        sw = np.empty(self.P)
+        for s, e in self.ranges():
+            sw[s:e] = self.block(s, e)[2]
+        return sw.reshape(self.pos_shape)
+
+
+def _softmax_stats(xm):
+    """t = x - max, p = softmax, T = sum_c p_c |t_c| of rows of logits (float64)."""
+    m = np.max(np.where(np.isfinite(xm), xm, -np.inf), axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    t = xm - m
+    p = np.exp(t) / np.exp(t).sum(-1, keepdims=True)
+    return t, p
 
 
 def _log2(n):
@@ -59,21 +96,22 @@ def _log2(n):
 
 def forward_bound(x, label, weight, kw, dtype, per_position_loss):
     """Bound for reduction kw['reduction'], same shape as the result; `per_position_loss` is the
-    reference's `none` output (float64)."""
+    reference's `none` output (float64). Computed over blocks of rows."""
     u, tiny = fmt(dtype).unit_roundoff, fmt(dtype).tiny_ulp
-    xm, r, sw = _coefficients(x, label, weight, kw)
-    C = xm.shape[-1]
-    kC = _log2(C)
-    R = r.sum(-1)
+    rows = _Rows(x, label, weight, kw)
+    kC = _log2(rows.C)
+    R, T, sw = np.empty(rows.P), np.empty(rows.P), np.empty(rows.P)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for s, e in rows.ranges():
+            xm, r, sw[s:e] = rows.block(s, e)
+            R[s:e] = r.sum(-1)
+            if kw["use_softmax"]:
+                t, p = _softmax_stats(xm)
+                T[s:e] = np.where(p > 0, p * np.abs(t), 0.0).sum(-1)
+    R, T, sw = (a.reshape(rows.pos_shape) for a in (R, T, sw))
     lj = np.abs(np.nan_to_num(np.asarray(per_position_loss, dtype=np.float64), nan=0.0, posinf=0.0))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if kw["use_softmax"]:
-            m = np.max(np.where(np.isfinite(xm), xm, -np.inf), axis=-1, keepdims=True)
-            m = np.where(np.isfinite(m), m, 0.0)
-            t = xm - m
-            s = np.exp(t).sum(-1, keepdims=True)
-            p = np.exp(t) / s
-            T = np.where(p > 0, p * np.abs(t), 0.0).sum(-1)
             E = u * (kC * lj + R * (T + kC + 1))
         else:
             E = u * (kC * lj + R)
@@ -91,37 +129,44 @@ def forward_bound(x, label, weight, kw, dtype, per_position_loss):
     return np.float64(SAFETY * (total / abs(D) + u * kN * abs(mean)) + tiny if D else np.inf)
 
 
-def grad_bound(x, label, weight, kw, dtype, grad_output=None):
-    """Per-element bound for the gradient with respect to the input."""
+def grad_bound_blocks(x, label, weight, kw, dtype, grad_output=None):
+    """Per-element bound of the gradient with respect to the input, as `(s, e, block)`: positions
+    s..e-1 as (e - s, C) rows, class axis last (see `compare.compare_blocks`)."""
     u, tiny = fmt(dtype).unit_roundoff, fmt(dtype).tiny_ulp
-    axis = kw["axis"]
-    xm, r, sw = _coefficients(x, label, weight, kw)
-    C = xm.shape[-1]
-    N = max(int(np.prod(xm.shape[:-1])), 1)
-    kC, kN = _log2(C), _log2(N)
+    rows = _Rows(x, label, weight, kw)
+    kC, kN = _log2(rows.C), _log2(max(rows.P, 1))
     red = kw["reduction"]
     if red == "none":
-        s = np.ones(xm.shape[:-1]) if grad_output is None else np.asarray(grad_output, np.float64)
+        s_all = (np.ones(rows.P) if grad_output is None
+                 else np.asarray(grad_output, np.float64).reshape(rows.P))
     elif red == "mean":
-        D = float(np.sum(sw))
-        s = np.full(xm.shape[:-1], 1.0 / D if D else 0.0)
+        D = float(np.sum(rows.sample_weights()))
+        s_all = np.full(rows.P, 1.0 / D if D else 0.0)
     else:
-        s = np.ones(xm.shape[:-1])
-    s = np.abs(s)[..., None]
-    R = r.sum(-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        if kw["use_softmax"]:
-            m = np.max(np.where(np.isfinite(xm), xm, -np.inf), axis=-1, keepdims=True)
-            m = np.where(np.isfinite(m), m, 0.0)
-            t = xm - m
-            p = np.exp(t) / np.exp(t).sum(-1, keepdims=True)
-            at = np.where(p > 0, np.abs(t), 0.0)
-            T = (p * at).sum(-1, keepdims=True)
-            E = u * s * (R * p * (at + T + kC + 2) + r + kN * np.abs(p * R - r))
-        else:
-            E = u * s * (3 + kN) * np.where(r > 0, r / np.asarray(xm, np.float64), 0.0)
-    E = np.nan_to_num(SAFETY * E, nan=np.inf) + tiny
-    return np.moveaxis(E, -1, axis)
+        s_all = np.ones(rows.P)
+    s_all = np.abs(s_all)
+    for a, b in rows.ranges():
+        xm, r, _ = rows.block(a, b)
+        s = s_all[a:b, None]
+        R = r.sum(-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if kw["use_softmax"]:
+                t, p = _softmax_stats(xm)
+                at = np.where(p > 0, np.abs(t), 0.0)
+                T = (p * at).sum(-1, keepdims=True)
+                E = u * s * (R * p * (at + T + kC + 2) + r + kN * np.abs(p * R - r))
+            else:
+                E = u * s * (3 + kN) * np.where(r > 0, r / xm, 0.0)
+        yield a, b, np.nan_to_num(SAFETY * E, nan=np.inf) + tiny
+
+
+def grad_bound(x, label, weight, kw, dtype, grad_output=None):
+    """Per-element bound for the gradient with respect to the input (the shape of the input)."""
+    rows = _Rows(x, label, weight, kw)
+    out = np.empty((rows.P, rows.C))
+    for s, e, b in grad_bound_blocks(x, label, weight, kw, dtype, grad_output):
+        out[s:e] = b
+    return np.moveaxis(out.reshape(rows.pos_shape + (rows.C,)), -1, kw["axis"])
 
 
 def convention_grad_bound(base, grad, axis, dtype):

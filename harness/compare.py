@@ -81,7 +81,7 @@ def _index(flat_i, shape):
 
 def compare(got, expected, bound, dtype_expected: str, dtype_got: str) -> Comparison:
     """Compare a framework result with the float64 reference under a per-element (or scalar) bound."""
-    got = np.asarray(got, dtype=np.float64)
+    got = np.asarray(got)
     expected = np.asarray(expected, dtype=np.float64)
     c = Comparison(False, "", list(expected.shape), list(got.shape), dtype_expected, dtype_got,
                    n=int(expected.size))
@@ -89,42 +89,102 @@ def compare(got, expected, bound, dtype_expected: str, dtype_got: str) -> Compar
         c.reason = "shape"
         return c
     bound = np.broadcast_to(np.asarray(bound, dtype=np.float64), expected.shape)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        abs_err = np.abs(got - expected)
-        rel_err = abs_err / np.abs(expected)
-    same_nonfinite = (np.isnan(got) & np.isnan(expected)) | (
-        np.isinf(got) & np.isinf(expected) & (np.sign(got) == np.sign(expected)))
-    finite_both = np.isfinite(got) & np.isfinite(expected)
-    pattern_bad = ~finite_both & ~same_nonfinite
-    ulps = np.where(finite_both, ulp_distance(got, expected, dtype_expected), 0.0)
-    abs_f = np.where(finite_both, abs_err, 0.0)
-    rel_f = np.where(finite_both & (expected != 0), rel_err, np.where(finite_both & (abs_f > 0),
-                                                                        np.inf, 0.0))
-    if expected.size:
-        c.max_abs, c.max_ulp = float(abs_f.max()), float(ulps.max())
-        c.max_rel = float(rel_f.max())
-    if np.any(pattern_bad):
-        c.reason, c.n_bad = "nonfinite", int(pattern_bad.sum())
-        i = int(np.argmax(pattern_bad.reshape(-1)))
-    else:
+    acc = _Accumulator(dtype_expected)
+    acc.add(0, got.reshape(-1), expected.reshape(-1), bound.reshape(-1))
+    return acc.finish(c, dtype_got, lambda i: _index(i, expected.shape))
+
+
+def compare_blocks(got, blocks, axis: int, dtype_expected: str, dtype_got: str) -> Comparison:
+    """`compare` for results too large to widen whole: `blocks` yields `(s, e, expected, bound)`
+    for the positions s..e-1 as (e - s, C) rows, class axis last (positions in C order of the
+    result without its class axis), covering every position once, in order. `got` (any float
+    dtype, e.g. a memory map) is read block by block. The figures equal `compare`'s."""
+    got = np.asarray(got)
+    moved = np.moveaxis(got, axis, -1)
+    c = Comparison(False, "", list(got.shape), list(got.shape), dtype_expected, dtype_got,
+                   n=int(got.size))
+    rows = moved.reshape(-1, moved.shape[-1]) if moved.ndim else moved.reshape(1, 1)
+    acc = _Accumulator(dtype_expected)
+    C = rows.shape[-1]
+    for s, e, exp_b, bound_b in blocks:
+        bound_b = np.broadcast_to(np.asarray(bound_b, dtype=np.float64), exp_b.shape)
+        acc.add(s * C, rows[s:e].reshape(-1), np.asarray(exp_b, np.float64).reshape(-1),
+                bound_b.reshape(-1))
+    ax = axis % got.ndim if got.ndim else 0
+
+    def index(i):
+        moved_index = _index(i, moved.shape)
+        return moved_index[:ax] + moved_index[-1:] + moved_index[ax:-1]
+
+    return acc.finish(c, dtype_got, index)
+
+
+class _Accumulator:
+    """Running figures of a comparison fed in flat chunks (one chunk for a whole array)."""
+
+    def __init__(self, dtype: str):
+        self.dtype = dtype
+        self.n = 0
+        self.max_abs = self.max_ulp = self.max_rel = self.max_ratio = 0.0
+        self.n_pattern = self.n_bad = 0
+        self.first_pattern = None  # (flat index, got, expected, bound, ulps)
+        self.worst = None  # the same at the largest ratio (first occurrence)
+
+    def add(self, offset: int, got, expected, bound) -> None:
+        if not expected.size:
+            return
+        got = np.asarray(got, dtype=np.float64)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            abs_err = np.abs(got - expected)
+            rel_err = abs_err / np.abs(expected)
+        same_nonfinite = (np.isnan(got) & np.isnan(expected)) | (
+            np.isinf(got) & np.isinf(expected) & (np.sign(got) == np.sign(expected)))
+        finite_both = np.isfinite(got) & np.isfinite(expected)
+        pattern_bad = ~finite_both & ~same_nonfinite
+        ulps = np.where(finite_both, ulp_distance(got, expected, self.dtype), 0.0)
+        abs_f = np.where(finite_both, abs_err, 0.0)
+        rel_f = np.where(finite_both & (expected != 0), rel_err,
+                         np.where(finite_both & (abs_f > 0), np.inf, 0.0))
+        first = self.n == 0
+        self.n += expected.size
+        self.max_abs = float(abs_f.max()) if first else max(self.max_abs, float(abs_f.max()))
+        self.max_ulp = float(ulps.max()) if first else max(self.max_ulp, float(ulps.max()))
+        self.max_rel = float(rel_f.max()) if first else max(self.max_rel, float(rel_f.max()))
+
+        def at(i):
+            return (offset + i, float(got[i]), float(expected[i]), float(bound[i]), float(ulps[i]))
+
+        n_pattern = int(pattern_bad.sum())
+        if n_pattern and self.first_pattern is None:
+            self.first_pattern = at(int(np.argmax(pattern_bad)))
+        self.n_pattern += n_pattern
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             ratio = np.where(finite_both, abs_f / bound, 0.0)
-        bad = ratio > 1.0
-        c.max_ratio = float(ratio.max()) if expected.size else 0.0
-        c.n_bad = int(bad.sum())
-        c.ok = c.n_bad == 0
-        c.reason = "" if c.ok else "values"
-        i = int(np.argmax(ratio.reshape(-1))) if expected.size else None
-    if dtype_got != dtype_expected:
-        c.notes.append(f"result dtype is {dtype_got}, not {dtype_expected}")
-        if c.ok:
-            c.ok, c.reason = False, "dtype"
-    if i is not None and expected.size:
-        c.worst_index = _index(i, expected.shape)
-        c.worst_got = float(got.reshape(-1)[i])
-        c.worst_expected = float(expected.reshape(-1)[i])
-        c.bound = float(bound.reshape(-1)[i])
-        c.bound_ulp = float(c.bound / ulp(c.worst_expected, dtype_expected)) if np.isfinite(
-            c.worst_expected) else float("inf")
-        c.worst_ulp = float(ulps.reshape(-1)[i])
-    return c
+        self.n_bad += int((ratio > 1.0).sum())
+        i = int(np.argmax(ratio))
+        r = float(ratio[i])
+        if self.worst is None or r > self.max_ratio or (np.isnan(r) and not np.isnan(self.max_ratio)):
+            self.max_ratio, self.worst = r, at(i)
+
+    def finish(self, c: Comparison, dtype_got: str, index) -> Comparison:
+        c.max_abs, c.max_ulp, c.max_rel = self.max_abs, self.max_ulp, self.max_rel
+        worst = None
+        if self.n_pattern:
+            c.reason, c.n_bad = "nonfinite", self.n_pattern
+            worst = self.first_pattern
+        else:
+            c.max_ratio = self.max_ratio
+            c.n_bad = self.n_bad
+            c.ok = c.n_bad == 0
+            c.reason = "" if c.ok else "values"
+            worst = self.worst
+        if dtype_got != c.dtype_expected:
+            c.notes.append(f"result dtype is {dtype_got}, not {c.dtype_expected}")
+            if c.ok:
+                c.ok, c.reason = False, "dtype"
+        if worst is not None:
+            i, c.worst_got, c.worst_expected, c.bound, c.worst_ulp = worst
+            c.worst_index = index(i)
+            c.bound_ulp = float(c.bound / ulp(c.worst_expected, c.dtype_expected)) if np.isfinite(
+                c.worst_expected) else float("inf")
+        return c

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.dtypes import round_to_dtype
+from harness.dtypes import fmt, round_to_dtype
 
 # Gap added to the labelled logit for "gaps": confident predictions whose loss is near the smallest
 # normal number of the dtype (exp(-gap)), where naive log(1 + tiny) loses everything.
@@ -59,8 +59,54 @@ def _softmax(z, axis):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def generate_inputs(p: dict, case_id: str) -> CaseData:
-    """Build the arrays of one case (`p`: the case parameters from the grid)."""
+# Logits of at least this many float64 bytes are generated in blocks of rows straight into their
+# carrier (a file in the spill directory when one is given): an 8192 x 128000 case would otherwise
+# need 8 GiB of float64 and another copy for the rounding.
+STREAM_BYTES = 256 << 20
+_STREAM_ROWS_BYTES = 32 << 20
+
+
+def streamable(p: dict) -> bool:
+    """Whether the logits of `p` can be generated in blocks of rows with the same values as whole:
+    logits with the class axis last, from distributions drawn in one pass."""
+    shape = tuple(p["shape"])
+    return (len(shape) >= 1 and p["axis"] % len(shape) == len(shape) - 1
+            and p["input"] == "logits" and p["dist"] in ("normal", "large", "gaps")
+            and p["label"] != "soft" and p["invalid"] is None)
+
+
+def _streamed_logits(rng, p, hard, spill: str | None, case_id: str) -> np.ndarray:
+    """`round_to_dtype(x)` of the whole-array path, block by block: the generator's stream is the
+    same whether it is drawn at once or in consecutive pieces (tests/test_large.py checks it)."""
+    shape, dtype = tuple(p["shape"]), p["dtype"]
+    C = shape[-1]
+    carrier = np.dtype(fmt(dtype).carrier)
+    if spill:
+        import os
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="x-", suffix=".bin", dir=spill)
+        os.close(fd)
+        x = np.memmap(path, dtype=carrier, mode="w+", shape=shape)
+    else:
+        x = np.empty(shape, dtype=carrier)
+    rows_x, flat_hard = x.reshape(-1, C), hard.reshape(-1)
+    target = np.clip(flat_hard, 0, C - 1)
+    step = max(1, _STREAM_ROWS_BYTES // (8 * max(C, 1)))
+    for s in range(0, rows_x.shape[0], step):
+        e = min(s + step, rows_x.shape[0])
+        z = rng.standard_normal((e - s, C))
+        if p["dist"] == "large":
+            z *= LARGE_SCALE[dtype]
+        elif p["dist"] == "gaps":
+            z[np.arange(e - s), target[s:e]] += GAPS[dtype]
+        rows_x[s:e] = round_to_dtype(z, dtype)
+    return x
+
+
+def generate_inputs(p: dict, case_id: str, spill: str | None = None) -> CaseData:
+    """Build the arrays of one case (`p`: the case parameters from the grid). With `spill` (a
+    directory), large logits are written to a file there and returned as a memory map of it."""
     rng = np.random.default_rng(case_seed(case_id))
     shape, axis, dtype = tuple(p["shape"]), p["axis"] % len(p["shape"]), p["dtype"]
     C = shape[axis]
@@ -75,6 +121,9 @@ def generate_inputs(p: dict, case_id: str) -> CaseData:
         flat = hard.reshape(-1)
         flat[rng.permutation(rows)[:n_ign]] = p["ignore_index"]
 
+    if streamable(p) and C and rows and 8 * rows * C >= STREAM_BYTES:
+        x = _streamed_logits(rng, p, hard, spill, case_id)
+        return _finish(rng, p, x, hard, shape, axis, dtype, C, pos_shape, rows, bad)
     x = rng.standard_normal(shape)
     if p["dist"] == "large":
         x *= LARGE_SCALE[dtype]
@@ -93,7 +142,11 @@ def generate_inputs(p: dict, case_id: str) -> CaseData:
                 probs = probs / probs.sum(axis=axis, keepdims=True)
             x = probs
     x = round_to_dtype(x, dtype)
+    return _finish(rng, p, x, hard, shape, axis, dtype, C, pos_shape, rows, bad)
 
+
+def _finish(rng, p, x, hard, shape, axis, dtype, C, pos_shape, rows, bad) -> CaseData:
+    """Labels, weights and the cotangent, drawn after the logits."""
     if p["label"] == "soft":
         # no position: no draw (and no C-long alpha; the generator state is the same either way)
         q = (rng.dirichlet(np.ones(C), size=pos_shape) if C and rows
