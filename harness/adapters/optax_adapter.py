@@ -46,6 +46,25 @@ _USE_SOFTMAX_REASON = ("optax's cross-entropy losses take logits only (they appl
                        "optax has no probability-input cross entropy")
 
 
+def _compilation_cache_dir() -> str | None:
+    """Where jax keeps compiled executables across runs: $XENT_PARITY_JAX_CACHE, else
+    ~/.cache/xent-parity/jax; "0" (or a directory that cannot be made) turns it off. jit caches
+    per shape within a run; this cache makes a repeated run (CI, a gate) skip XLA compilation,
+    which is most of optax's time on a grid of many small shapes. An executable loaded from the
+    cache is the one XLA compiled, so results do not depend on it."""
+    import os
+
+    path = os.environ.get("XENT_PARITY_JAX_CACHE")
+    if path == "0":
+        return None
+    path = path or os.path.join(os.path.expanduser("~"), ".cache", "xent-parity", "jax")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None
+    return path
+
+
 def _header(device: str) -> list[str]:
     platform = "cuda" if device in ("cuda", "gpu") else "cpu"
     return ["import numpy as np",
@@ -98,6 +117,11 @@ class OptaxAdapter(Adapter):
         jax.config.update("jax_enable_x64", True)
         jax.config.update("jax_default_matmul_precision", "highest")
         jax.config.update("jax_platforms", platform)
+        cache = _compilation_cache_dir()
+        if cache:  # compiled executables persist: a second run of a grid compiles nothing
+            jax.config.update("jax_compilation_cache_dir", cache)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+            jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
         import jax.numpy as jnp
         import optax
 
@@ -107,7 +131,8 @@ class OptaxAdapter(Adapter):
         return {"jax": jax.__version__, "jaxlib": importlib.metadata.version("jaxlib"),
                 "optax": optax.__version__, "jax_enable_x64": True,
                 "jax_default_matmul_precision": "highest", "jax_platforms": platform,
-                "jit": True, "device": f"{dev.platform}:{dev.id}"}
+                "jit": True, "jax_compilation_cache": bool(cache),
+                "device": f"{dev.platform}:{dev.id}"}
 
     # -- what this adapter cannot express -------------------------------------------------------
     def unsupported_reason(self, params):
