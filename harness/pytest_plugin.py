@@ -5,6 +5,12 @@ for every installed framework (`--frameworks` to choose). Items of one framework
 long-lived worker in batches: the first item of a framework evaluates all of that framework's
 collected items of the file, the others read their verdict. Failures render the engine's result and
 the reproducer. Known divergences in cases/expectations.yaml become strict xfails.
+
+Under pytest-xdist (`pytest -n auto cases/`) every item carries `xdist_group(framework)` and the
+distribution defaults to `loadgroup`: each framework's items go to one xdist worker, so each
+framework is imported and started once and its cases are evaluated once, while the frameworks run
+side by side. (With `--dist load`, chosen explicitly, every xdist worker that receives an item of a
+framework would evaluate all of that framework's cases again.)
 """
 
 from __future__ import annotations
@@ -27,6 +33,13 @@ def pytest_addoption(parser):
                      "those not installed are skipped with the reason)")
     g.addoption("--parity-timeout", type=float, default=120.0, help="seconds per case per worker")
     g.addoption("--expectations", default=str(EXPECTATIONS), help="reviewed known divergences")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """`-n N` without `--dist`: group by framework (see the module docstring)."""
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", None) == "no":
+        config.option.dist = "loadgroup"
 
 
 def pytest_configure(config):
@@ -118,9 +131,11 @@ class CaseFile(pytest.File):
             missing = load_class(spec.ref).installed()
             for case in cases:
                 for check in case.checks:
-                    yield ParityItem.from_parent(self, name=f"{case.id}[{spec.name}-{check}]",
-                                                 case=case, framework=spec.name, check=check,
-                                                 missing=missing)
+                    item = ParityItem.from_parent(self, name=f"{case.id}[{spec.name}-{check}]",
+                                                  case=case, framework=spec.name, check=check,
+                                                  missing=missing)
+                    item.add_marker(pytest.mark.xdist_group(spec.name))
+                    yield item
 
     class CollectError(Exception):
         pass
