@@ -3,15 +3,17 @@
 Job: `cross_entropy` (the loss) and `cross_entropy_grad` (its gradient with respect to `input`)
 with paddle's signature and the semantics of docs/semantics.md, canonical by default and any named
 convention (`reference.conventions`) on request; invalid input raises `ValueError` naming the
-argument, what was expected and what was given.
+argument, what was expected and what was given. `cross_entropy_grad_blocks` yields the same
+gradient block by block, for inputs whose float64 gradient should never exist whole.
 
 Constraints:
 - numpy only; every input is widened to float64 exactly and nothing is computed in lower precision.
 - Accuracy: each per-position loss is within a few float64 ULPs of the exact value on the given
   inputs, even for losses near 1e-300 or logits near 1e4 (see `reference._accurate` for how).
 - Memory: positions are processed in blocks of about `_BLOCK_BYTES` per work buffer, so the input is
-  never copied or widened as a whole; only per-position vectors (and the gradient itself) are
-  allocated at full length.
+  never copied or widened as a whole; only per-position vectors (and the gradient itself, which
+  `cross_entropy_grad_blocks` does not build) are allocated at full length. `cross_entropy_grad`
+  builds each block in the result's own rows when the class axis is last (no copy).
 
 Formulation. For each position j the loss is `l_j = -sum_c r_jc lp_jc` with coefficients
 `r_jc = c1_j v1_jc + c2_j v2_jc`: `v1` is the target (one-hot of the hard label, the soft label,
@@ -44,7 +46,7 @@ from reference.conventions import (
     resolve_conventions,
 )
 
-__all__ = ["cross_entropy", "cross_entropy_grad"]
+__all__ = ["cross_entropy", "cross_entropy_grad", "cross_entropy_grad_blocks"]
 
 _BLOCK_BYTES = 1 << 21  # float64 bytes per work buffer and block of positions
 _GROUP_ROWS = 1 << 16  # positions whose per-position pieces are combined together
@@ -138,57 +140,148 @@ def cross_entropy_grad(
     For `reduction="none"` this is `d(sum_j g_j l_j)/d input` with `g = grad_output` (the shape of
     the `none` output, ones if None); for `"sum"`/`"mean"` it is `d(loss)/d input`, times
     `grad_output` if that scalar is given. Ignored positions get zero gradient.
+    `cross_entropy_grad_blocks` gives the same values block by block.
 
     Example:
         >>> g = cross_entropy_grad(np.array([[0.0, 0.0]]), np.array([1]), reduction="sum")
         >>> g.tolist()
         [[0.5, -0.5]]
     """
-    p = _Problem(
+    plan = _GradPlan(
         input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
-        label_smoothing, conventions,
+        label_smoothing, grad_output, conventions,
     )
-    ws = _Workspace(p)
-    g_position = p.output_cotangent(grad_output)
-    grad = np.zeros(p.input_shape)
-    out_rows = _Rows(grad, p.axis)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        wq = None
-        if p.needs_soft_weight_sum:
-            wq = (np.empty(p.n_positions), np.empty(p.n_positions))
-            for s, e in _ranges(p.n_positions, ws.rows):
-                _put(wq, slice(s, e), p.soft_weight_sum(p.block_terms(s, e, ws)[0][1], ws))
-        count = None
-        if p.needs_label_count:
-            count = np.empty(p.n_positions)
-            for s, e in _ranges(p.n_positions, ws.rows):
-                count[s:e] = p.label_count(s, e)
-        if p.reduction == "mean":
-            d = p.coefficients(0, p.n_positions, wq, count)[2]
-            denominator = acc.accurate_sum(np.concatenate(np.broadcast_arrays(*d)))
-            scale = p.mean((np.float64(g_position), np.float64(0.0)), denominator)
-            g_position = np.full(p.n_positions, scale)
-        else:
-            g_position = np.broadcast_to(np.asarray(g_position, dtype=np.float64), (p.n_positions,))
-        for s, e in _ranges(p.n_positions, ws.rows):
-            x = ws.load(p.input_rows, s, e)
-            terms = p.block_terms(s, e, ws)
-            c1, c2, _, scale = p.coefficients(
-                s, e, None if wq is None else (wq[0][s:e], wq[1][s:e]),
-                None if count is None else count[s:e])
-            coefs = [np.broadcast_to(c[0], (e - s,)) for c in (c1, c2)][: len(terms)]
-            out = ws.out[: e - s]
-            if p.use_softmax:
-                assumed = None
-                if p.conv.grad_assumes_normalised_labels:
-                    assumed = np.broadcast_to(scale[0] + scale[1], (e - s,))
-                _softmax_grad_block(x, terms, coefs, ws, out, p.shift_floor, assumed)
-            else:
-                _log_prob_grad_block(x, terms, coefs, p, ws, out)
-            out *= g_position[s:e, None]
-            out[np.all([c == 0.0 for c in coefs], axis=0)] = 0.0  # ignored or zero weight
-            out_rows.store(s, e, out)
+    grad = np.zeros(plan.p.input_shape)
+    out_rows = _Rows(grad, plan.p.axis)
+    if out_rows.flat is not None:  # class axis last and contiguous: blocks are built in place
+        for _ in _grad_blocks(plan, dest=out_rows.flat):
+            pass
+    else:
+        for s, e, block in _grad_blocks(plan):
+            out_rows.store(s, e, block)
     return grad
+
+
+def cross_entropy_grad_blocks(
+    input,
+    label,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",
+    soft_label=False,
+    axis=-1,
+    use_softmax=True,
+    label_smoothing=0.0,
+    grad_output=None,
+    conventions: ConventionsLike = (),
+):
+    """`cross_entropy_grad` block by block, without the whole gradient ever existing.
+
+    Returns an iterator of `(s, e, block)`: `block` is a float64 array of shape `(e - s, C)`,
+    class axis last, holding the gradient of positions `s .. e-1`, the positions numbered in C
+    order of `np.moveaxis(input, axis, -1).shape[:-1]`; the blocks cover `0 .. n` in order.
+    The values are bit for bit those of `cross_entropy_grad`.
+
+    `block` is a reused work buffer: it is valid only until the next iteration (copy it, or
+    consume it, before asking for the next one). Each block is about `_BLOCK_BYTES` bytes
+    (2 MiB); apart from a few such buffers only per-position vectors are allocated, and the input
+    (which may be a read-only `np.memmap`, of any real dtype) is read block by block, never
+    copied or widened as a whole.
+
+    Every argument is validated here, before the iterator is returned: invalid input raises
+    `ValueError` at the call, as `cross_entropy_grad` does. The normalisation of `mean` (a pass
+    over the labels, and for weighted soft labels over the label array) is also done here.
+
+    Example:
+        >>> x = np.array([[0.0, 0.0], [0.0, 0.0]])
+        >>> [(s, e, b.tolist()) for s, e, b in cross_entropy_grad_blocks(x, np.array([1, 0]))]
+        [(0, 2, [[0.25, -0.25], [-0.25, 0.25]])]
+    """
+    plan = _GradPlan(
+        input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
+        label_smoothing, grad_output, conventions,
+    )
+    return _grad_blocks(plan)
+
+
+class _GradPlan:
+    """Everything the gradient's blocks need that spans all positions, validated and computed
+    once: the problem, the work buffers, the per-position cotangent `g` (for `mean` the scale
+    `grad_output / sum_j d_j`) and the per-position coefficients (elementwise, so the same bits
+    as computed block by block), with the pieces some conventions need in advance."""
+
+    def __init__(
+        self, input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
+        label_smoothing, grad_output, conventions,
+    ):
+        p = self.p = _Problem(
+            input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
+            label_smoothing, conventions,
+        )
+        ws = self.ws = _Workspace(p)
+        g_position = p.output_cotangent(grad_output)
+        n = p.n_positions
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            wq = None
+            if p.needs_soft_weight_sum:
+                wq = (np.empty(n), np.empty(n))
+                for s, e in _ranges(n, ws.rows):
+                    _put(wq, slice(s, e), p.soft_weight_sum(p.block_terms(s, e, ws)[0][1], ws))
+            count = None
+            if p.needs_label_count:
+                count = np.empty(n)
+                for s, e in _ranges(n, ws.rows):
+                    count[s:e] = p.label_count(s, e)
+            c1, c2, d, scale = p.coefficients(0, n, wq, count)
+            if p.reduction == "mean":
+                denominator = acc.accurate_sum(np.concatenate(np.broadcast_arrays(*d)))
+                mean_scale = p.mean((np.float64(g_position), np.float64(0.0)), denominator)
+                g_position = np.broadcast_to(np.float64(mean_scale), (n,))
+            else:
+                g_position = np.broadcast_to(np.asarray(g_position, dtype=np.float64), (n,))
+            # the coefficients' high parts, per position (c1, c2 of the terms in use)
+            self.coefs = [np.broadcast_to(c[0], (n,)) for c in (c1, c2)][: len(p.terms)]
+            self.assumed = None  # grad-assumes-normalised-labels: R := the position's weight
+            if p.use_softmax and p.conv.grad_assumes_normalised_labels:
+                self.assumed = np.broadcast_to(scale[0] + scale[1], (n,))
+            # ignored or zero-weight positions: gradient 0 whatever the logits
+            self.zero = np.all([c == 0.0 for c in self.coefs], axis=0)
+            self.any_zero = bool(self.zero.any())
+        self.g = g_position
+        self.g_is_one = bool(np.all(g_position == 1.0))  # times 1.0 changes no bit: skipped
+
+    def block(self, s: int, e: int, out: np.ndarray) -> None:
+        """The gradient of positions [s, e) into `out` (e - s, C), float64, C-contiguous."""
+        p, ws = self.p, self.ws
+        x = ws.load(p.input_rows, s, e)
+        terms = p.block_terms(s, e, ws)
+        coefs = [c[s:e] for c in self.coefs]
+        g = None if self.g_is_one else self.g[s:e]
+        if p.use_softmax:
+            assumed = None if self.assumed is None else self.assumed[s:e]
+            _softmax_grad_block(x, terms, coefs, ws, out, p.shift_floor, assumed, g)
+        else:
+            _log_prob_grad_block(x, terms, coefs, p, ws, out)
+            if g is not None:
+                np.multiply(out, g[:, None], out=out)
+        if self.any_zero:
+            out[self.zero[s:e]] = 0.0
+
+
+def _grad_blocks(plan: _GradPlan, dest: np.ndarray | None = None):
+    """Generator of `(s, e, block)` over the positions of `plan`, in order.
+
+    With `dest` (an (n_positions, C) float64 C-contiguous array: the flat rows of the result)
+    each block is built in `dest[s:e]` and that view is yielded; without it the block is the
+    workspace's reused `out` buffer. numpy's error state is set around each block only, never
+    across a `yield` (the caller's own state is left alone while it holds a block).
+    """
+    p, ws = plan.p, plan.ws
+    for s, e in _ranges(p.n_positions, ws.rows):
+        out = dest[s:e] if dest is not None else ws.out[: e - s]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            plan.block(s, e, out)
+        yield s, e, out
 
 
 # --------------------------------------------------------------------------- the problem
@@ -828,11 +921,12 @@ def _neg_inf_row(x_row, m, k, terms, pieces: _Pieces, i: int, cap=None) -> None:
     pieces.tail_corr[i] = e[0] @ lo
 
 
-def _softmax_grad_block(x, terms, coefs, ws, out, floor=None, assumed=None) -> None:
-    """`out = p R - r` per row: p = softmax(x), r = c1 v1 + c2 v2, R = sum_c r_c.
+def _softmax_grad_block(x, terms, coefs, ws, out, floor=None, assumed=None, g=None) -> None:
+    """`out = (p R - r) g` per row: p = softmax(x), r = c1 v1 + c2 v2, R = sum_c r_c.
 
     `floor`: p is the softmax of the clipped shift (paddle's kernel uses it as is);
-    `assumed`: R replaced by these values (grad-assumes-normalised-labels).
+    `assumed`: R replaced by these values (grad-assumes-normalised-labels); `g`: the rows'
+    cotangents (None: 1). `out` (n, C) float64 C-contiguous may be the result's own rows.
     """
     n, C = x.shape
     rows = np.arange(n)
@@ -848,9 +942,15 @@ def _softmax_grad_block(x, terms, coefs, ws, out, floor=None, assumed=None) -> N
     Th, Tl = acc.two_sum(tail, tail_corr)
     Sh, Sl = acc.dd_add(1.0, 0.0, Th, Tl)
     inv_s = acc.dd_div(1.0, 0.0, Sh, Sl)[0]
-    np.multiply(t, lo, out=z)  # p = exp(t) (1 + lo) / S, except at k
-    np.add(z, t, out=z)
-    np.multiply(z, inv_s[:, None], out=z)
+    # Hard labels, smoothed or not with the ones term: r is a per-row constant plus one element.
+    label_only = terms[0][0] == "index" and all(term[0] == "ones" for term in terms[1:])
+    p = out if label_only else z
+    np.multiply(t, lo, out=p)  # p = exp(t) (1 + lo) / S, except at k
+    np.add(p, t, out=p)
+    np.multiply(p, inv_s[:, None], out=p)
+    if label_only:
+        _label_grad(out, terms[0][1], coefs, k, Th, inv_s, assumed, g)
+        return
 
     r = out  # r = c1 v1 + c2 v2, built in `out`
     R = np.zeros(n)  # sum_c r_c
@@ -894,6 +994,58 @@ def _softmax_grad_block(x, terms, coefs, ws, out, floor=None, assumed=None) -> N
     # At the argmax, p_k R - r_k = (R - r_k - r_k T) / S = (R_rest - r_k T) / S, no cancellation.
     out[rows, k] = (R_rest - r_k * Th) * inv_s
     out[dead] = 0.0
+    if g is not None:
+        np.multiply(out, g[:, None], out=out)
+
+
+def _label_grad(out, y, coefs, k, Th, inv_s, assumed=None, g=None) -> None:
+    """`_softmax_grad_block` for a hard label, alone or with the ones term, `out` holding p.
+
+    The same roundings as the dense path, without building r: there `r` is 0 (or `c2`) off the
+    label, so `fl(p R - r_c)` is `fl(p R)` (or `fl(p R - c2)`), and `r_y = fl(fl(0 + c1) + c2)`
+    is applied at the n label elements only; a multiplication by 1 (R of every live row, or g)
+    is skipped, a row with R == 0 and r == 0 is overwritten with 0 (times g) as before.
+    """
+    n, C = out.shape
+    rows = np.arange(n)
+    c1 = coefs[0]
+    c2 = coefs[1] if len(coefs) > 1 else None
+    R = np.zeros(n)  # sum_c r_c, summed in the dense path's order
+    R += c1
+    R_rest = np.zeros(n)  # sum_{c != k} r_c
+    R_rest += np.where(y == k, 0.0, c1)
+    r_y = np.zeros(n) + c1  # r[rows, y] += c1 on zeros
+    r_c = None  # r off the label
+    if c2 is not None:
+        r_c = np.zeros(n) + c2
+        r_y = r_y + c2
+        R += c2 * C
+        R_rest += c2 * (C - 1)
+    if assumed is not None:
+        R_rest = R_rest + (assumed - R)
+        R = np.array(assumed, dtype=np.float64)
+    r_k = np.where(y == k, r_y, 0.0 if r_c is None else r_c)
+    any_r = r_y != 0.0
+    if r_c is not None and C > 1:
+        any_r |= r_c != 0.0
+    dead = (R == 0.0) & ~any_r  # r == 0 everywhere: gradient 0, whatever the logits
+    p_y = out[rows, y]
+    if not np.all((R == 1.0) | dead):
+        np.multiply(out, R[:, None], out=out)
+    if r_c is not None:
+        np.subtract(out, r_c[:, None], out=out)
+    if g is not None:
+        np.multiply(out, g[:, None], out=out)
+    v_y = p_y * R - r_y
+    # At the argmax, p_k R - r_k = (R - r_k - r_k T) / S = (R_rest - r_k T) / S, no cancellation.
+    v_k = (R_rest - r_k * Th) * inv_s
+    if g is not None:
+        v_y, v_k = v_y * g, v_k * g
+    out[rows, y] = v_y
+    out[rows, k] = v_k
+    dead = np.flatnonzero(dead)
+    if dead.size:
+        out[dead] = 0.0 if g is None else 0.0 * g[dead, None]
 
 
 # --------------------------------------------------------------------------- kernels: probabilities
