@@ -129,35 +129,48 @@ def forward_bound(x, label, weight, kw, dtype, per_position_loss):
     return np.float64(SAFETY * (total / abs(D) + u * kN * abs(mean)) + tiny if D else np.inf)
 
 
-def grad_bound_blocks(x, label, weight, kw, dtype, grad_output=None):
-    """Per-element bound of the gradient with respect to the input, as `(s, e, block)`: positions
-    s..e-1 as (e - s, C) rows, class axis last (see `compare.compare_blocks`)."""
-    u, tiny = fmt(dtype).unit_roundoff, fmt(dtype).tiny_ulp
-    rows = _Rows(x, label, weight, kw)
-    kC, kN = _log2(rows.C), _log2(max(rows.P, 1))
-    red = kw["reduction"]
-    if red == "none":
-        s_all = (np.ones(rows.P) if grad_output is None
-                 else np.asarray(grad_output, np.float64).reshape(rows.P))
-    elif red == "mean":
-        D = float(np.sum(rows.sample_weights()))
-        s_all = np.full(rows.P, 1.0 / D if D else 0.0)
-    else:
-        s_all = np.ones(rows.P)
-    s_all = np.abs(s_all)
-    for a, b in rows.ranges():
-        xm, r, _ = rows.block(a, b)
-        s = s_all[a:b, None]
+class GradBound:
+    """Per-element bound of the gradient with respect to the input, for any block of positions:
+    `block(s, e)` gives positions s..e-1 as (e - s, C) rows, class axis last (the layout of
+    `reference.cross_entropy_grad_blocks` and `compare.compare_blocks`)."""
+
+    def __init__(self, x, label, weight, kw, dtype, grad_output=None):
+        self.u, self.tiny = fmt(dtype).unit_roundoff, fmt(dtype).tiny_ulp
+        self.rows = rows = _Rows(x, label, weight, kw)
+        self.kw = kw
+        self.kC, self.kN = _log2(rows.C), _log2(max(rows.P, 1))
+        red = kw["reduction"]
+        if red == "none":
+            s_all = (np.ones(rows.P) if grad_output is None
+                     else np.asarray(grad_output, np.float64).reshape(rows.P))
+        elif red == "mean":
+            D = float(np.sum(rows.sample_weights()))
+            s_all = np.full(rows.P, 1.0 / D if D else 0.0)
+        else:
+            s_all = np.ones(rows.P)
+        self.s_all = np.abs(s_all)
+
+    def block(self, a: int, b: int) -> np.ndarray:
+        u, kC, kN = self.u, self.kC, self.kN
+        xm, r, _ = self.rows.block(a, b)
+        s = self.s_all[a:b, None]
         R = r.sum(-1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            if kw["use_softmax"]:
+            if self.kw["use_softmax"]:
                 t, p = _softmax_stats(xm)
                 at = np.where(p > 0, np.abs(t), 0.0)
                 T = (p * at).sum(-1, keepdims=True)
                 E = u * s * (R * p * (at + T + kC + 2) + r + kN * np.abs(p * R - r))
             else:
                 E = u * s * (3 + kN) * np.where(r > 0, r / xm, 0.0)
-        yield a, b, np.nan_to_num(SAFETY * E, nan=np.inf) + tiny
+        return np.nan_to_num(SAFETY * E, nan=np.inf) + self.tiny
+
+
+def grad_bound_blocks(x, label, weight, kw, dtype, grad_output=None):
+    """`GradBound` over consecutive blocks of rows, as `(s, e, block)`."""
+    gb = GradBound(x, label, weight, kw, dtype, grad_output)
+    for a, b in gb.rows.ranges():
+        yield a, b, gb.block(a, b)
 
 
 def grad_bound(x, label, weight, kw, dtype, grad_output=None):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -112,29 +113,60 @@ def cmd_run(args) -> int:
 
 
 def _check_size(cases, n_frameworks: int) -> None:
-    """Refuse, before any work, a grid whose inputs cannot fit in memory, with the estimate."""
+    """Refuse, before any work, a grid whose largest case cannot fit, with the estimate.
+
+    A large case whose logits are generated in blocks (`runner.is_large`, `inputs.streamable`)
+    needs, in the parent, its logits in their carrier (a file in the spill directory, mapped)
+    and block buffers; each framework runs it alone and its worker checks the framework's own
+    need against the memory then available, so one that cannot fit is `unsupported` with the
+    figures. The spill directory must hold the logits and one result. Any other case is held
+    whole, widened, by the parent and by every worker at once: a rough upper estimate."""
+    import os
+    import tempfile
+
     import numpy as np
 
     from harness.dtypes import fmt
+    from harness.inputs import streamable
+    from harness.runner import is_large
 
-    def case_bytes(c):
+    def elements(c):
         n = 1
         for d in c.params["shape"]:
             n *= d
-        n += c.params["shape"][c.params["axis"]]  # [C] arrays (weights), even with no position
-        return n * np.dtype(fmt(c.params["dtype"]).carrier).itemsize
+        return n
+
+    def need(c):
+        n, C = elements(c), c.params["shape"][c.params["axis"]]
+        carrier = np.dtype(fmt(c.params["dtype"]).carrier).itemsize
+        if is_large(c) and streamable(c.params):
+            positions = n // max(C, 1)
+            return n * carrier + 64 * positions + (256 << 20), "in the harness (frameworks apart)"
+        return (n + C) * carrier * (4 + 4 * n_frameworks), f"with {n_frameworks} frameworks"
 
     if not cases:
         return
-    worst = max(cases, key=case_bytes)
-    # the input, labels, the reference's float64 copy and chunks, each worker's copy and its
-    # framework's temporaries (~4x): a rough upper estimate
-    need = case_bytes(worst) * (4 + 4 * n_frameworks)
+    worst = max(cases, key=lambda c: need(c)[0])
+    bytes_needed, what = need(worst)
     avail = _available_memory()
-    if avail and need > avail:
-        raise UsageError(f"case {worst.id} needs about {need / 2**30:.1f} GiB with {n_frameworks} "
-                         f"frameworks, more than the {avail / 2**30:.1f} GiB available; refused "
-                         "before starting (run fewer frameworks or a smaller shape)")
+    if avail and bytes_needed > avail:
+        raise UsageError(f"case {worst.id} needs about {bytes_needed / 2**30:.1f} GiB {what}, more "
+                         f"than the {avail / 2**30:.1f} GiB available; refused before starting "
+                         "(run fewer frameworks or a smaller shape)")
+    large = [c for c in cases if is_large(c)]
+    if large:
+        spill = os.environ.get("XENT_PARITY_TMPDIR") or tempfile.gettempdir()
+        c = max(large, key=elements)
+        disk = elements(c) * (np.dtype(fmt(c.params["dtype"]).carrier).itemsize + 8)
+        try:
+            free = shutil.disk_usage(spill).free
+        except OSError:
+            free = None
+        if free is not None and disk > free:
+            raise UsageError(f"case {c.id} needs about {disk / 2**30:.1f} GiB of disk in {spill} "
+                             f"(its logits and one result travel as files), more than the "
+                             f"{free / 2**30:.1f} GiB free; set XENT_PARITY_TMPDIR to a larger "
+                             "disk")
 
 
 def _available_memory() -> int | None:
@@ -228,7 +260,8 @@ def cmd_explain(args) -> int:
                 print(f"  {v.framework} {v.check} output: {_short(v.output)}")
             st = next(s for s in eng.adapters if s.spec.name == v.framework)
             if args.reproducer:
-                print(reproducer(case.id, data, st.spec.ref, v.check, v.version, v.device))
+                print(reproducer(case.id, data, st.spec.ref, v.check, v.version, v.device,
+                                 case_params=case.params))
     return 0
 
 

@@ -82,12 +82,9 @@ def _streamed_logits(rng, p, hard, spill: str | None, case_id: str) -> np.ndarra
     C = shape[-1]
     carrier = np.dtype(fmt(dtype).carrier)
     if spill:
-        import os
-        import tempfile
+        from harness.ipc import spill_array
 
-        fd, path = tempfile.mkstemp(prefix="x-", suffix=".bin", dir=spill)
-        os.close(fd)
-        x = np.memmap(path, dtype=carrier, mode="w+", shape=shape)
+        x = spill_array(spill, carrier, shape)
     else:
         x = np.empty(shape, dtype=carrier)
     rows_x, flat_hard = x.reshape(-1, C), hard.reshape(-1)
@@ -104,7 +101,15 @@ def _streamed_logits(rng, p, hard, spill: str | None, case_id: str) -> np.ndarra
     return x
 
 
-def generate_inputs(p: dict, case_id: str, spill: str | None = None) -> CaseData:
+def case_params(p: dict, case_id: str) -> CaseData:
+    """The case's `worker_params` and `ref_kwargs` without drawing its logits (for a reproducer
+    of a large case, which regenerates the arrays from the seed): only those two fields and the
+    labels are meaningful; x is a placeholder and weights/cotangent are not the case's."""
+    return generate_inputs(p, case_id, logits=False)
+
+
+def generate_inputs(p: dict, case_id: str, spill: str | None = None,
+                    logits: bool = True) -> CaseData:
     """Build the arrays of one case (`p`: the case parameters from the grid). With `spill` (a
     directory), large logits are written to a file there and returned as a memory map of it."""
     rng = np.random.default_rng(case_seed(case_id))
@@ -121,6 +126,9 @@ def generate_inputs(p: dict, case_id: str, spill: str | None = None) -> CaseData
         flat = hard.reshape(-1)
         flat[rng.permutation(rows)[:n_ign]] = p["ignore_index"]
 
+    if not logits and streamable(p):
+        x = np.broadcast_to(np.zeros((), fmt(dtype).carrier), shape)
+        return _finish(rng, p, x, hard, shape, axis, dtype, C, pos_shape, rows, bad)
     if streamable(p) and C and rows and 8 * rows * C >= STREAM_BYTES:
         x = _streamed_logits(rng, p, hard, spill, case_id)
         return _finish(rng, p, x, hard, shape, axis, dtype, C, pos_shape, rows, bad)

@@ -73,19 +73,32 @@ def mapped_file(a) -> str | None:
     return os.fspath(base.filename)
 
 
+def spill_array(spill: str, dtype, shape, values=None) -> np.memmap:
+    """A new array backed by a new file in the spill directory (shared with whoever maps it), set
+    to `values` when given. The only place that creates spill files: scratch data of one run, in a
+    directory private to it and removed with it (runner.Engine.close), never a result file."""
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-{next(_spill_names)}-", suffix=".bin",
+                                dir=spill)
+    os.close(fd)
+    m = np.memmap(path, dtype=dtype, mode="w+", shape=tuple(shape))
+    if values is not None:
+        m[...] = values
+        m.flush()
+    return m
+
+
 def _spilled(a, spill: str) -> str | None:
     """Write `a` as a file in `spill` (unless it maps one there already) and return the file's
     name relative to `spill`; None for an array small enough for the pipe."""
     a = np.asarray(a) if not isinstance(a, np.ndarray) else a
-    if a.nbytes < SPILL_BYTES or a.dtype.str not in ALLOWED_DTYPES:
+    if a.nbytes < SPILL_BYTES or a.dtype.str not in ALLOWED_DTYPES or not a.size:
         return None
     path = mapped_file(a)
-    if path is not None and os.path.dirname(os.path.realpath(path)) == os.path.realpath(spill):
-        return os.path.basename(path)
-    name = f"{os.getpid()}-{next(_spill_names)}.bin"
-    with open(os.path.join(spill, name), "wb") as f:
-        np.ascontiguousarray(a).tofile(f)
-    return name
+    if path is None or os.path.dirname(os.path.realpath(path)) != os.path.realpath(spill):
+        path = spill_array(spill, a.dtype, a.shape, a).filename
+    return os.path.basename(path)
 
 
 def _read_exact(stream: BinaryIO, n: int) -> bytes:

@@ -230,16 +230,20 @@ def finalize(plan: Plan, records: list[dict], eng: Engine, out: Path, started: s
         extra["complete"] = False
     doc = report.results_document(records, eng.environment(), plan.grid,
                                   list(prev_events) + eng.events(), timing, extra)
-    write_reports(doc, out, {c.id: c for c in plan.cases}, top)
+    write_reports(doc, out, {c.id: c for c in plan.cases}, top, reporting_since=t0)
     eng.timing.reporting += time.perf_counter() - t0
     return doc
 
 
-def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int) -> None:
-    """results.json, figures and report.md (with reproducers for the worst results)."""
+def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
+                  reporting_since: float | None = None) -> None:
+    """results.json, figures and report.md (with reproducers for the worst results). With
+    `reporting_since` (a perf_counter time), the seconds spent since then on the document,
+    reproducers and figures are recorded as the breakdown's `reporting` (the rendering of
+    report.md and the writes themselves come after and are not counted)."""
     from harness.adapters import resolve
-    from harness.inputs import generate_inputs
-    from harness.reproducer import reproducer
+    from harness.inputs import case_params, generate_inputs
+    from harness.reproducer import regenerates, reproducer
 
     repro = {}
     worst = [r for r in doc["results"] if r["verdict"] not in ("pass", "unsupported", "divergent")]
@@ -250,16 +254,20 @@ def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int) -> Non
             ref = resolve(r["framework"])[1]
         except ValueError:
             continue
-        data = generate_inputs(cases[r["case"]].params, r["case"])
+        params = cases[r["case"]].params
+        data = (case_params if regenerates(params) else generate_inputs)(params, r["case"])
         repro[(r["case"], r["framework"], r["check"])] = reproducer(
             r["case"], data, ref, r["check"], r["version"], r["device"],
-            f"verdict: {r['verdict']}: {r['detail']}")
-    report.write_results(out / "results.json", doc)
+            f"verdict: {r['verdict']}: {r['detail']}", case_params=params)
     try:
         figures = report.render_figures(doc, out / "figures")
     except Exception as e:  # noqa: BLE001 - a figure is never worth losing the report
         print(f"xent-parity: figures skipped: {type(e).__name__}: {e}", file=sys.stderr)
         figures = {}
+    breakdown = doc.get("timing", {}).get("breakdown_s")
+    if reporting_since is not None and isinstance(breakdown, dict):
+        breakdown["reporting"] = round(time.perf_counter() - reporting_since, 4)
+    report.write_results(out / "results.json", doc)
     report.atomic_write(out / "report.md", report.render_markdown(doc, repro, top=top,
                                                                   figures=figures))
 

@@ -4,6 +4,11 @@ Each adapter gets one long-lived `Worker` (a subprocess running `harness.worker`
 is written to it at once; results stream back one message per item, so when the process dies or
 hangs, the item in flight is known exactly: it gets `crash` or `timeout`, the worker is restarted,
 and the rest of the batch is sent again. Nothing answered before is lost.
+
+Several batches may be in flight: `send` returns at once (a writer thread feeds the pipe, so the
+parent never blocks on a worker that is busy writing its previous answers) and `receive` reads the
+oldest batch. The engine sends batch k+1 before it judges batch k, so no worker waits for the
+parent. After a restart every unanswered item of every batch in flight is sent again, in order.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -30,7 +37,9 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
               "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
               "TF_CPP_MIN_LOG_LEVEL": "2", "GLOG_minloglevel": "2",
               "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-              "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES_KEEP": "1"}
+              "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES_KEEP": "1",
+              # error messages that print a set (keras's reduction names) in a stable order
+              "PYTHONHASHSEED": "0"}
 
 
 class WorkerStartError(RuntimeError):
@@ -71,7 +80,7 @@ class Worker:
     """One adapter in one subprocess. `python` names the interpreter (another venv) to run it in."""
 
     def __init__(self, name: str, ref: str, device: str = "cpu", python: str | None = None,
-                 timeout: float = 120.0, start_timeout: float = 180.0):
+                 timeout: float = 120.0, start_timeout: float = 180.0, spill: str | None = None):
         self.name, self.ref, self.device = name, ref, device
         self.python = python or sys.executable
         self.timeout, self.start_timeout = timeout, start_timeout
@@ -81,8 +90,10 @@ class Worker:
         self.events: list[dict] = []  # crashes, timeouts and restarts, for the report
         self.start_seconds = 0.0
         self._dead: str | None = None
-        self._pending: list[WorkItem] = []
-        self._awaiting_done = False
+        self.spill = spill  # directory through which large arrays travel as files (harness.ipc)
+        self._batches: deque[list[WorkItem]] = deque()  # sent, not yet fully answered
+        self._writer: threading.Thread | None = None
+        self._send_error: BaseException | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> dict:
@@ -94,6 +105,8 @@ class Worker:
         several workers import their frameworks at the same time."""
         env = {**os.environ, **THREAD_ENV}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        if self.spill:
+            env["XENT_PARITY_SPILL"] = self.spill
         self._stderr = tempfile.TemporaryFile()
         self._t_launch = time.perf_counter()
         self.proc = subprocess.Popen(
@@ -138,12 +151,21 @@ class Worker:
                 self.proc.kill()
             self.proc.wait()
 
-    def close(self) -> None:
+    def request_exit(self) -> None:
+        """Ask the worker to exit without waiting (`close` waits); lets several exit at once."""
+        self._join_writer()
         if self.proc and self.proc.poll() is None:
             try:
                 write_message(self.proc.stdin, {"op": "exit"})
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+
+    def close(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.request_exit()
+            try:
                 self.proc.wait(timeout=10)
-            except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
+            except subprocess.TimeoutExpired:
                 self.kill()
         self.proc = None
 
@@ -159,41 +181,69 @@ class Worker:
 
     # -- work -------------------------------------------------------------------------------------
     def send(self, items: list[WorkItem]) -> None:
-        """Write a batch; `receive` collects it. Split so several workers compute at once."""
-        self._pending = list(items)
-        self._send_pending()
+        """Queue a batch; `receive` collects the oldest batch queued. Returns before the worker
+        has read it, so several workers (and the parent) compute at once."""
+        self._batches.append(list(items))
+        if not self._dead:
+            self._write(self._batches[-1])
 
-    def _send_pending(self) -> None:
+    def _write(self, items: list[WorkItem]) -> None:
         arrays = {}
-        for i, it in enumerate(self._pending):
+        for i, it in enumerate(items):
             for k, a in it.arrays.items():
                 if a is not None:
                     arrays[f"{i}.{k}"] = a
         header = {"op": "run", "items": [{"params": it.params, "checks": it.checks}
-                                         for it in self._pending]}
-        self._awaiting_done = True
-        try:
-            write_message(self.proc.stdin, header, arrays)
+                                         for it in items]}
+        self._join_writer()  # one frame at a time on the pipe
+        stdin, spill = self.proc.stdin, self.spill
+
+        def write():
+            try:
+                write_message(stdin, header, arrays, spill=spill)
+            except (OSError, ValueError) as e:  # the worker died; receive says how
+                self._send_error = e
+            except Exception as e:  # noqa: BLE001 - e.g. an array that cannot be sent: re-raised
+                self._send_error = e
+
+        self._writer = threading.Thread(target=write, name=f"send-{self.name}", daemon=True)
+        self._writer.start()
+
+    def _join_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+
+    def _read(self) -> tuple[dict, dict]:
+        """The next result message (a batch's closing "done" is skipped)."""
+        err = self._send_error
+        if err is not None and not isinstance(err, (OSError, ValueError)):
+            self._join_writer()
             self._send_error = None
-        except (BrokenPipeError, OSError) as e:
-            self._send_error = e
+            raise err  # a bug in what was sent, not a worker fault
+        while True:
+            self._reader.deadline = time.monotonic() + self.timeout
+            header, arrays = read_message(self._reader, self.spill)
+            if header.get("op") != "done":
+                return header, arrays
 
     def receive(self) -> Iterator[ItemResult]:
-        """Yield one ItemResult per item sent, in order, surviving crashes and hangs."""
-        while self._pending:
+        """Yield one ItemResult per item of the oldest batch sent, in order, surviving crashes
+        and hangs."""
+        if not self._batches:
+            return
+        pending = self._batches[0]
+        while pending:
             if self._dead:
-                item = self._pending.pop(0)
+                item = pending.pop(0)
                 yield ItemResult({c: {"status": "crash", "message": self._dead} for c in item.checks})
                 continue
             try:
-                if self._send_error is not None:
-                    raise EOFError(str(self._send_error))
-                self._reader.deadline = time.monotonic() + self.timeout
-                header, arrays = read_message(self._reader)
+                header, arrays = self._read()
                 if header.get("op") != "result":
                     raise ProtocolError(f"expected a result, got {header.get('op')!r}")
             except TimeoutError:
-                item = self._pending.pop(0)
+                item = pending.pop(0)
                 self.kill()
                 msg = f"no answer within {self.timeout:g} s; worker killed and restarted"
                 self.events.append({"event": "timeout", "case": item.params.get("case_id"), "detail": msg})
@@ -201,28 +251,22 @@ class Worker:
                 self._restart()
                 continue
             except (EOFError, ProtocolError) as e:
-                item = self._pending.pop(0)
+                item = pending.pop(0)
                 detail = self._death() if isinstance(e, EOFError) else f"protocol error: {e}"
                 self.kill()
                 self.events.append({"event": "crash", "case": item.params.get("case_id"), "detail": detail})
                 yield ItemResult({c: {"status": "crash", "message": detail} for c in item.checks})
                 self._restart()
                 continue
-            self._pending.pop(0)
+            pending.pop(0)
             yield ItemResult(header and {c: header[c] for c in header if c not in ("op", "index")}, arrays)
-        # every batch written ends with one "done"; a killed worker's never comes
-        if self._awaiting_done and self.proc and self.proc.poll() is None:
-            try:
-                self._reader.deadline = time.monotonic() + self.timeout
-                read_message(self._reader)
-            except (EOFError, TimeoutError, ProtocolError):
-                pass
-        self._awaiting_done = False
+        self._batches.popleft()
 
     MAX_RESTARTS = 100
 
     def _restart(self) -> None:
-        self._awaiting_done = False
+        self._join_writer()  # it ends with a broken pipe once the process is gone
+        self._send_error = None
         self.restarts += 1
         if self.restarts > self.MAX_RESTARTS:
             self._dead = f"gave up after {self.MAX_RESTARTS} restarts"
@@ -233,8 +277,9 @@ class Worker:
             self._dead = f"could not restart the worker: {e}"
             return
         self.events.append({"event": "restart", "detail": f"worker restarted ({self.restarts})"})
-        if self._pending:
-            self._send_pending()
+        unanswered = [it for batch in self._batches for it in batch]
+        if unanswered:  # one frame for all of them; results come back in the same order
+            self._write(unanswered)
 
     def run(self, items: list[WorkItem]) -> list[ItemResult]:
         self.send(items)

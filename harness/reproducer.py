@@ -2,6 +2,10 @@
 
 The arrays are embedded (as literals when small, as base64 of zlib-compressed raw bytes when not),
 so the script needs only numpy and the framework, and can be pasted into an upstream bug report.
+Inputs above EMBED_LIMIT bytes (a 8192 x 128000 case is 4 GiB) are not embedded: when the case's
+arrays come from one pass of numpy's generator (`inputs.streamable`), the script regenerates them
+from the case seed with numpy alone, the same draws in the same order as `harness.inputs`
+(tests/test_large.py runs these scripts and compares the arrays).
 """
 
 from __future__ import annotations
@@ -12,9 +16,69 @@ import zlib
 import numpy as np
 
 from harness.adapters import load_class
-from harness.inputs import CaseData
+from harness.inputs import GAPS, LARGE_SCALE, CaseData, case_seed, streamable
 
 INLINE_LIMIT = 64
+EMBED_LIMIT = 1 << 20
+
+_BF16 = '''
+def to_bfloat16(z):  # float64 -> bfloat16 values in float32, nearest-even
+    with np.errstate(over="ignore", invalid="ignore"):
+        mant, exp = np.frexp(z)
+        exp = np.maximum(exp, -125)
+        scale = np.ldexp(1.0, (8 - exp).astype(np.int64))
+        out = np.where(np.isfinite(z), np.rint(z * scale) / scale, z).astype(np.float32)
+    f32 = z.astype(np.float32)
+    exact = f32.astype(np.float64) == z
+    if np.any(exact):  # exact in float32: round its bits
+        bits = f32.view(np.uint32).astype(np.uint64)
+        near = ((bits + ((bits >> 16) & 1) + 0x7FFF) >> 16 << 16).astype(np.uint32).view(np.float32)
+        out = np.where(exact & ~np.isnan(f32), near, out)
+    return out
+'''
+
+
+def regeneration_source(params: dict, case_id: str) -> str:
+    """numpy source that rebuilds `x`, `label`, `weight`, `g` of a streamable case from its seed."""
+    shape, axis, dtype = tuple(params["shape"]), params["axis"] % len(params["shape"]), params["dtype"]
+    C = shape[axis]
+    pos_shape = shape[:axis] + shape[axis + 1:]
+    rnd = ("to_bfloat16({})" if dtype == "bfloat16"
+           else "np.asarray({}, dtype=np.float64).astype(np.%s)" % dtype)
+    carrier = "float32" if dtype == "bfloat16" else dtype
+    lines = [f"# inputs regenerated from the case seed (numpy {np.__version__} was used; the",
+             "# generator's streams are stable across numpy versions)"]
+    if dtype == "bfloat16":
+        lines += _BF16.strip("\n").splitlines()
+    lines += [f"rng = np.random.default_rng({case_seed(case_id)})",
+              f"hard = rng.integers(0, {max(C, 1)}, size={pos_shape}, dtype=np.int64)"]
+    n_ign = int(round(params["ignore_frac"] * int(np.prod(pos_shape, dtype=np.int64))))
+    if n_ign:
+        lines.append(f"hard.reshape(-1)[rng.permutation(hard.size)[:{n_ign}]] = "
+                     f"{params['ignore_index']}")
+    lines += [f"x = np.empty({shape}, dtype=np.{carrier})",
+              f"rows, target = x.reshape(-1, {C}), np.clip(hard.reshape(-1), 0, {C - 1})",
+              f"for s in range(0, len(rows), 512):  # blocks of rows: the same stream as one draw",
+              f"    z = rng.standard_normal((min(512, len(rows) - s), {C}))"]
+    if params["dist"] == "large":
+        lines.append(f"    z *= {LARGE_SCALE[dtype]!r}")
+    elif params["dist"] == "gaps":
+        lines.append(f"    z[np.arange(len(z)), target[s:s + len(z)]] += {GAPS[dtype]!r}")
+    lines.append(f"    rows[s:s + len(z)] = {rnd.format('z')}")
+    label = "hard" if params["label"] == "hard" else f"np.expand_dims(hard, {axis})"
+    lines.append(f"label = {label}")
+    if params["weight"] != "none":
+        lines.append(f"w = rng.uniform(0.5, 2.0, size={C})")
+        if params["weight"] == "zeros":
+            lines += [f"w[rng.random({C}) < 0.34] = 0.0", "w[0] = 0.0"]
+        lines.append(f"weight = {rnd.format('w')}")
+    else:
+        lines.append("weight = None")
+    if params["reduction"] == "none" and "grad" in params["checks"]:
+        lines.append(f"g = {rnd.format(f'rng.standard_normal({pos_shape})')}")
+    else:
+        lines.append("g = None")
+    return "\n".join(lines)
 
 
 def array_literal(a: np.ndarray | None) -> str:
@@ -33,9 +97,18 @@ def array_literal(a: np.ndarray | None) -> str:
             f".reshape({tuple(a.shape)}).copy()")
 
 
+def regenerates(params: dict) -> bool:
+    """Whether a reproducer of `params` regenerates its inputs instead of embedding them."""
+    n = 1
+    for d in params["shape"]:
+        n *= int(d)
+    return streamable(params) and 4 * n >= EMBED_LIMIT
+
+
 def reproducer(case_id: str, data: CaseData, adapter_ref: str, check: str, version: str = "",
-               device: str = "cpu", expected_note: str = "") -> str:
-    """The script for (case, framework, forward|grad)."""
+               device: str = "cpu", expected_note: str = "", case_params: dict | None = None) -> str:
+    """The script for (case, framework, forward|grad). With the grid's `case_params` of a case
+    that `regenerates`, `data` needs only its worker_params (`inputs.case_params`)."""
     cls = load_class(adapter_ref)
     adapter = cls(device=device)
     params = data.worker_params
@@ -45,11 +118,14 @@ def reproducer(case_id: str, data: CaseData, adapter_ref: str, check: str, versi
             f"# API: {cls.api}"]
     if expected_note:
         head += [f"# {line}" for line in expected_note.splitlines()]
-    body = ["import base64, zlib", "import numpy as np", "",
-            f"x = {array_literal(data.x)}",
-            f"label = {array_literal(data.label)}",
-            f"weight = {array_literal(data.weight)}",
-            f"g = {array_literal(data.grad_output)}", "",
+    if case_params is not None and regenerates(case_params):
+        arrays = [regeneration_source(case_params, case_id)]
+    else:
+        arrays = [f"x = {array_literal(data.x)}",
+                  f"label = {array_literal(data.label)}",
+                  f"weight = {array_literal(data.weight)}",
+                  f"g = {array_literal(data.grad_output)}"]
+    body = ["import base64, zlib", "import numpy as np", "", *arrays, "",
             adapter.snippet(params, check).rstrip(),
             f"print({'grad' if check == 'grad' else 'loss'})"]
     return "\n".join(head + body) + "\n"

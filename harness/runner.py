@@ -2,13 +2,22 @@
 
 Inputs are generated once per case and shared by every adapter; the reference runs in this (the
 parent) process while the workers compute, and is cached per case and convention set.
+
+Two batches are in flight: batch k+1 is generated and sent to every worker before batch k is
+judged, so the workers compute while the parent compares. A large case (`is_large`: logits of
+256 MiB or more in float64) runs alone and on one worker at a time, its arrays travel as files
+(harness.ipc), and its gradient is compared block by block against a reference gradient computed
+block by block (`StreamedGrad`): no process ever holds a float64 copy of it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -19,9 +28,19 @@ import reference
 from harness import bounds
 from harness.adapters import load_class, resolve
 from harness.cases import Case
-from harness.inputs import CaseData, generate_inputs
+from harness.compare import Comparison, compare_blocks
+from harness.inputs import STREAM_BYTES, CaseData, generate_inputs
+from harness.ipc import mapped_file, spill_array, spill_files
 from harness.pool import Worker, WorkerStartError, WorkItem
 from harness.verdicts import CRASH, Verdict, judge
+
+
+def is_large(case: Case) -> bool:
+    """Logits of STREAM_BYTES or more as float64: run alone, one worker at a time, streamed."""
+    n = 1
+    for d in case.params["shape"]:
+        n *= int(d)
+    return 8 * n >= STREAM_BYTES
 
 
 @dataclass
@@ -39,19 +58,53 @@ def adapter_specs(names: Iterable[str], pythons: dict[str, str] | None = None) -
     return out
 
 
+class StreamedGrad:
+    """The reference gradient of a large case and its bound, computed block by block when a result
+    is compared (`compare`), never whole."""
+
+    def __init__(self, ref: "CaseReference", conventions: tuple[str, ...]):
+        self.ref, self.conventions = ref, conventions
+        self.shape = tuple(ref.data.x.shape)
+
+    def blocks(self):
+        d, kw = self.ref.data, self.ref.data.ref_kwargs
+        x, label, w = self.ref._args()
+        g = None if d.grad_output is None else d.grad_output.astype(np.float64)
+        dtype = self.ref.case.params["dtype"]
+        values = reference.cross_entropy_grad_blocks(x, label, w, **kw, grad_output=g,
+                                                     conventions=self.conventions)
+        limits = bounds.GradBound(x, label, w, kw, dtype, g)
+        for s, e, exp_b in values:  # the reference's blocks; the bound of the same rows
+            bound_b = limits.block(s, e)
+            if self.conventions:
+                bound_b = bounds.convention_grad_bound(bound_b, exp_b, -1, dtype)
+            yield s, e, exp_b, bound_b
+
+    def compare(self, got, dtype_got: str) -> Comparison:
+        got = np.asarray(got)
+        dtype = self.ref.case.params["dtype"]
+        if got.shape != self.shape:
+            return Comparison(False, "shape", list(self.shape), list(got.shape), dtype, dtype_got,
+                              n=int(np.prod(self.shape)))
+        return compare_blocks(got, self.blocks(), self.ref.data.ref_kwargs["axis"], dtype,
+                              dtype_got)
+
+
 class CaseReference:
-    """Reference values and bounds of one case, computed lazily and cached."""
+    """Reference values and bounds of one case, computed lazily and cached. The gradient of a
+    large case is a `StreamedGrad` (its own bound), compared block by block."""
 
     def __init__(self, case: Case, data: CaseData):
         self.case, self.data = case, data
+        self.large = is_large(case)
         self._cache: dict = {}
 
     def _args(self):
         d = self.data
         w = None if d.weight is None else d.weight.astype(np.float64)
-        return d.x.astype(np.float64), d.label, w
+        return d.x, d.label, w  # the reference and the bounds widen x block by block
 
-    def value(self, check: str, conventions: tuple[str, ...] = ()) -> np.ndarray:
+    def value(self, check: str, conventions: tuple[str, ...] = ()):
         key = (check, conventions)
         if key not in self._cache:
             x, label, w = self._args()
@@ -61,6 +114,10 @@ class CaseReference:
                     if check == "none":
                         kw["reduction"] = "none"
                     out = reference.cross_entropy(x, label, w, **kw, conventions=conventions)
+                elif self.large:
+                    reference.cross_entropy_grad_blocks(x, label, w, **self.data.ref_kwargs,
+                                                        conventions=conventions)  # validates
+                    out = StreamedGrad(self, conventions)
                 else:
                     g = None if self.data.grad_output is None else self.data.grad_output.astype(
                         np.float64)
@@ -74,7 +131,7 @@ class CaseReference:
             raise out
         return out
 
-    def bound(self, check: str, conventions: tuple[str, ...] = ()) -> np.ndarray:
+    def bound(self, check: str, conventions: tuple[str, ...] = ()):
         """The error bound of `value(check, conventions)` (see harness.bounds)."""
         key = ("bound", check, conventions)
         if key not in self._cache:
@@ -86,6 +143,9 @@ class CaseReference:
                 if np.shape(per_pos) != canonical and np.size(per_pos) == int(np.prod(canonical)):
                     per_pos = np.reshape(per_pos, canonical)
                 b = bounds.forward_bound(x, label, w, kw, dtype, per_pos)
+            elif self.large:
+                self._cache[key] = None  # StreamedGrad computes it with the values
+                return None
             else:
                 g = None if self.data.grad_output is None else self.data.grad_output.astype(np.float64)
                 b = bounds.grad_bound(x, label, w, kw, dtype, g)
@@ -141,6 +201,7 @@ class Engine:
         self.device, self.timeout, self.batch_size = device, timeout, batch_size
         self.adapters = [AdapterState(s) for s in specs]
         self.timing = Timing()
+        self.spill: str | None = None  # large arrays travel as files here (harness.ipc)
 
     def __enter__(self):
         return self
@@ -151,6 +212,9 @@ class Engine:
     def start(self) -> None:
         """Start every worker; they import their frameworks concurrently."""
         t0 = time.perf_counter()
+        if self.spill is None:
+            self.spill = tempfile.mkdtemp(prefix="xent-parity-",
+                                          dir=os.environ.get("XENT_PARITY_TMPDIR") or None)
         for st in self.adapters:
             try:
                 cls = load_class(st.spec.ref)
@@ -161,7 +225,8 @@ class Engine:
             if why:
                 st.unavailable = why
                 continue
-            st.worker = Worker(st.spec.name, st.spec.ref, self.device, st.spec.python, self.timeout)
+            st.worker = Worker(st.spec.name, st.spec.ref, self.device, st.spec.python, self.timeout,
+                               spill=self.spill)
             try:
                 st.worker.launch()
             except OSError as e:  # e.g. --python names an interpreter that does not exist
@@ -176,9 +241,15 @@ class Engine:
         self.timing.imports += time.perf_counter() - t0
 
     def close(self) -> None:
-        for st in self.adapters:
-            if st.worker:
-                st.worker.close()
+        """Ask every worker to exit, then wait for them (they exit concurrently)."""
+        workers = [st.worker for st in self.adapters if st.worker]
+        for w in workers:
+            w.request_exit()
+        for w in workers:
+            w.close()
+        if self.spill:
+            shutil.rmtree(self.spill, ignore_errors=True)
+            self.spill = None
 
     @property
     def running(self) -> list[AdapterState]:
@@ -192,51 +263,154 @@ class Engine:
         checkpoints); `progress(done, total)` and `on_verdict` are for display."""
         verdicts: list[Verdict] = []
         t_start = time.perf_counter()
-        for lo in range(0, len(cases), self.batch_size):
-            batch = cases[lo:lo + self.batch_size]
-            n_before = len(verdicts)
-            t0 = time.perf_counter()
-            datas = [generate_inputs(c.params, c.id) for c in batch]
-            refs = [CaseReference(c, d) for c, d in zip(batch, datas)]
-            items = [WorkItem({**d.worker_params, "case_id": c.id}, d.arrays(), c.checks) for c, d in zip(batch, datas)]
-            t1 = time.perf_counter()
-            self.timing.generation += t1 - t0
-            for st in self.running:
-                st.worker.send(items)
-            t2 = time.perf_counter()
-            for r in refs:
-                r.warm()
-            t3 = time.perf_counter()
-            self.timing.reference += t3 - t2
-            self.timing.transfer_and_wait += t2 - t1
-            for st in self.running:
-                tw = time.perf_counter()
-                results = list(st.worker.receive())
-                self.timing.transfer_and_wait += time.perf_counter() - tw
-                tc = time.perf_counter()
-                for case, ref, res in zip(batch, refs, results):
-                    for check in case.checks:
-                        answer = res.checks.get(check, {"status": CRASH, "message": "no answer"})
-                        self.timing.framework_calls += answer.get("seconds") or 0.0
-                        v = judge(case.id, st.spec.name, check, case.invalid, answer,
-                                  res.arrays.get(check),
-                                  lambda conv, ref=ref, check=check: ref.value(check, conv),
-                                  lambda conv, ref=ref, check=check: ref.bound(check, conv),
-                                  case.params["dtype"],
-                                  tuple(c["name"] for c in st.info.get("conventions", [])),
-                                  st.info.get("version", ""), self.device)
-                        if keep_outputs:
-                            v.output = res.arrays.get(check)
-                        verdicts.append(v)
-                        if on_verdict:
-                            on_verdict(v)
-                self.timing.comparison += time.perf_counter() - tc
+        batches, small = [], []
+        for c in cases:  # cases in order; each large case is a batch of its own
+            if is_large(c):
+                if small:
+                    batches.append((small, False))
+                    small = []
+                batches.append(([c], True))
+            else:
+                small.append(c)
+                if len(small) == self.batch_size:
+                    batches.append((small, False))
+                    small = []
+        if small:
+            batches.append((small, False))
+        done = 0
+        current = None  # the small batch sent and warmed, judged next
+        for i, (batch, large) in enumerate(batches):
+            if large:
+                out = self._run_large(batch[0], on_verdict, keep_outputs)
+            else:
+                if current is None:
+                    current = self._launch(batch)
+                    self._warm(current)
+                ahead = None  # batch k+1 goes to the workers before batch k is judged
+                if i + 1 < len(batches) and not batches[i + 1][1]:
+                    ahead = self._launch(batches[i + 1][0])
+                out = self._judge_batch(current, on_verdict, keep_outputs)
+                current = ahead
+                if current is not None:
+                    self._warm(current)
+            verdicts += out
+            done += len(batch)
             if on_batch:
-                on_batch(batch, verdicts[n_before:])
+                on_batch(batch, out)
             if progress:
-                progress(min(lo + self.batch_size, len(cases)), len(cases))
+                progress(done, len(cases))
         self.timing.wall += time.perf_counter() - t_start
         return verdicts
+
+    def _launch(self, batch: list[Case]):
+        """Generate a batch's inputs and send them to every worker (returns at once)."""
+        t0 = time.perf_counter()
+        datas = [generate_inputs(c.params, c.id, self.spill) for c in batch]
+        refs = [CaseReference(c, d) for c, d in zip(batch, datas)]
+        shared: list[str] = []
+        items = [WorkItem({**d.worker_params, "case_id": c.id}, self._share(d.arrays(), shared),
+                          c.checks) for c, d in zip(batch, datas)]
+        t1 = time.perf_counter()
+        self.timing.generation += t1 - t0
+        for st in self.running:
+            st.worker.send(items)
+        self.timing.transfer_and_wait += time.perf_counter() - t1
+        return batch, refs, shared
+
+    def _share(self, arrays: dict, files: list[str]) -> dict:
+        """Arrays large enough to travel as files are written to one file now, mapped by every
+        worker, instead of one file per worker (their names are added to `files`)."""
+        from harness.ipc import SPILL_BYTES
+
+        out = {}
+        for k, a in arrays.items():
+            if self.spill and a.nbytes >= SPILL_BYTES and a.size and mapped_file(a) is None:
+                a = spill_array(self.spill, a.dtype, a.shape, a)
+                files.append(os.fspath(a.filename))
+            out[k] = a
+        return out
+
+    def _warm(self, launched) -> None:
+        t0 = time.perf_counter()
+        for r in launched[1]:
+            r.warm()
+        self.timing.reference += time.perf_counter() - t0
+
+    def _judge_batch(self, launched, on_verdict, keep_outputs) -> list[Verdict]:
+        batch, refs, shared = launched
+        out: list[Verdict] = []
+        for st in self.running:
+            tw = time.perf_counter()
+            results = list(st.worker.receive())
+            self.timing.transfer_and_wait += time.perf_counter() - tw
+            tc = time.perf_counter()
+            for case, ref, res in zip(batch, refs, results):
+                try:
+                    out += self._judge_result(st, case, ref, res, on_verdict, keep_outputs)
+                finally:
+                    self._remove(spill_files(res.arrays, self.spill))
+            self.timing.comparison += time.perf_counter() - tc
+        self._remove(shared)
+        return out
+
+    def _judge_result(self, st, case, ref, res, on_verdict, keep_outputs) -> list[Verdict]:
+        out = []
+        for check in case.checks:
+            answer = res.checks.get(check, {"status": CRASH, "message": "no answer"})
+            self.timing.framework_calls += answer.get("seconds") or 0.0
+            v = judge(case.id, st.spec.name, check, case.invalid, answer, res.arrays.get(check),
+                      lambda conv, ref=ref, check=check: ref.value(check, conv),
+                      lambda conv, ref=ref, check=check: ref.bound(check, conv),
+                      case.params["dtype"],
+                      tuple(c["name"] for c in st.info.get("conventions", [])),
+                      st.info.get("version", ""), self.device)
+            if keep_outputs:
+                v.output = res.arrays.get(check)
+            out.append(v)
+            if on_verdict:
+                on_verdict(v)
+        return out
+
+    def _run_large(self, case: Case, on_verdict, keep_outputs) -> list[Verdict]:
+        """One large case, one worker at a time (each framework's temporaries alone in memory);
+        the forward reference is computed while the first worker computes."""
+        t0 = time.perf_counter()
+        data = generate_inputs(case.params, case.id, self.spill)
+        ref = CaseReference(case, data)
+        shared: list[str] = []
+        item = WorkItem({**data.worker_params, "case_id": case.id},
+                        self._share(data.arrays(), shared), case.checks)
+        self.timing.generation += time.perf_counter() - t0
+        out: list[Verdict] = []
+        try:
+            for k, st in enumerate(self.running):
+                tw = time.perf_counter()
+                st.worker.send([item])
+                t_sent = time.perf_counter()
+                if k == 0:
+                    self._warm(((case,), (ref,), ()))
+                tr = time.perf_counter()
+                (res,) = list(st.worker.receive())
+                self.timing.transfer_and_wait += (t_sent - tw) + (time.perf_counter() - tr)
+                tc = time.perf_counter()
+                try:
+                    out += self._judge_result(st, case, ref, res, on_verdict, keep_outputs)
+                finally:
+                    self._remove(spill_files(res.arrays, self.spill))
+                self.timing.comparison += time.perf_counter() - tc
+        finally:
+            path = mapped_file(data.x) if isinstance(data.x, np.ndarray) else None
+            self._remove(shared + ([path] if path and self.spill and path.startswith(self.spill)
+                                   else []))
+        return out
+
+    @staticmethod
+    def _remove(paths) -> None:
+        for p in paths:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
 
     def environment(self) -> dict:
         import platform

@@ -83,6 +83,7 @@ def _serve(adapter_ref: str, device: str) -> int:
                     reply[check] = {"status": "unsupported", "reason": reason_c}
                     continue
                 fn = adapter.forward if check == "forward" else adapter.gradient
+                started = time.monotonic()  # system-wide clock: comparable with the parent's
                 t0 = time.perf_counter()
                 try:
                     out = fn(inputs, params)
@@ -100,7 +101,7 @@ def _serve(adapter_ref: str, device: str) -> int:
                         values = values.astype(native if native.str in ALLOWED_DTYPES
                                                else np.float64)
                     reply[check] = {"status": "ok", "dtype": out.dtype,
-                                    "seconds": time.perf_counter() - t0}
+                                    "seconds": time.perf_counter() - t0, "started": started}
                     out_arrays[check] = values
                 except Unsupported as e:
                     reply[check] = {"status": "unsupported", "reason": str(e)}

@@ -99,8 +99,8 @@ INJECT = {-7: _nan_logit, -8: _pos_inf_logit, -9: _all_neg_inf_row, -10: _nan_in
 def injected_inputs():
     real = inputs_mod.generate_inputs
 
-    def generate(p, case_id):
-        d = real(p, case_id)
+    def generate(p, case_id, *args, **kw):
+        d = real(p, case_id, *args, **kw)
         fn = INJECT.get(p["ignore_index"])
         if fn:
             fn(d)

@@ -537,15 +537,30 @@ def test_a_case_larger_than_memory_is_refused_before_any_worker_starts(folder, m
     monkeypatch.setattr(pool.Worker, "start", no_worker)
     monkeypatch.setattr(cli, "_available_memory", lambda: 8 << 30)  # 8 GiB, whatever the machine
     p = _write(folder, "blocks:\n  - cases:\n      - {shape: [4, 3]}\n"
-                       "      - {shape: [65536, 32768], dtype: float64}\n")
+                       "      - {shape: [65536, 32768], dtype: float64, label: soft}\n")
     out = folder / "never"
     code = cli.main(["run", str(p), "--frameworks", "numpy", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert "hard-mean-w=none-ii=-100-ax=-1-f64-65536x32768" in err
-    # 2^31 float64 elements = 16 GiB, times (4 + 4 x 1 framework): about 128 GiB
+    assert "soft-mean-w=none-ii=-100-ax=-1-f64-65536x32768" in err
+    # soft labels are held whole: 2^31 float64 elements = 16 GiB, times (4 + 4 x 1 framework)
     assert re.search(r"needs about 128\.0 GiB with 1 frameworks, more than the 8\.0 GiB", err), err
     assert not out.exists()
+
+
+def test_a_streamed_case_counts_the_harness_need_only(folder, monkeypatch, capsys):
+    """Hard-label logits of 16 GiB are generated in blocks to a file: the harness needs them once
+    (the frameworks are checked one by one in their workers), whatever the number of frameworks."""
+    from harness import cli, pool
+
+    monkeypatch.setattr(pool.Worker, "launch", lambda *a: pytest.fail("a worker was started"))
+    monkeypatch.setattr(cli, "_available_memory", lambda: 8 << 30)
+    p = _write(folder, "blocks:\n  - cases:\n      - {shape: [65536, 32768], dtype: float64}\n")
+    code = cli.main(["run", str(p), "--frameworks", "numpy,torch", "--out", str(folder / "n")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert re.search(r"needs about 16\.\d GiB in the harness \(frameworks apart\), more than the "
+                     r"8\.0 GiB", err), err
 
 
 def test_a_huge_class_axis_counts_even_without_positions(folder, monkeypatch, capsys):

@@ -28,6 +28,9 @@ class TorchAdapter(Adapter):
                   "reduction_none": NATIVE, "reduction_sum": NATIVE, "reduction_mean": NATIVE},
         devices=("cpu", "cuda"),
     )
+    # measured on 1024 x 128000 (float32 and bfloat16): the forward allocates its log-softmax;
+    # forward + backward the log-softmax, its gradient, the input's gradient and a cast copy
+    memory_factors = {"forward": 1.5, "grad": 4.5}
     conventions = (
         DocumentedConvention(
             "soft-weight-per-class", DOC,
