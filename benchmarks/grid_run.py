@@ -74,13 +74,27 @@ def main(argv=None) -> int:
 
     per_case: dict = defaultdict(float)  # (framework, case) -> seconds
 
+    intervals: list = []  # (start, end) on the monotonic clock: framework calls and the reference
+
     def judge(case_id, framework, check, invalid, answer, *a, **kw):
+        if answer.get("started") is not None and answer.get("seconds"):
+            intervals.append((answer["started"], answer["started"] + answer["seconds"]))
         busy[framework] += answer.get("seconds") or 0.0
         per_case[(framework, case_id)] += answer.get("seconds") or 0.0
         calls[framework] += 1
         return real_judge(case_id, framework, check, invalid, answer, *a, **kw)
 
     runner.judge = judge
+    real_warm = runner.Engine._warm
+
+    def warm(self, launched):
+        t = time.monotonic()
+        try:
+            return real_warm(self, launched)
+        finally:
+            intervals.append((t, time.monotonic()))
+
+    runner.Engine._warm = warm
 
     # finalize = reporting; the stored breakdown misses it
     fin = {"s": 0.0}
@@ -141,6 +155,12 @@ def main(argv=None) -> int:
         ids = order[lo:lo + args.batch_size]
         barrier += max((sum(per_case.get((fw, c), 0.0) for c in ids) for fw in busy), default=0.0)
     barrier_free = max(busy.values(), default=0.0)
+    # the time in which at least one framework call or the parent's reference was running
+    union, end = 0.0, float("-inf")
+    for a, b in sorted(intervals):
+        if b > end:
+            union += b - max(a, end)
+            end = b
     counts = Counter(r["verdict"] for r in doc["results"])
     summary.update({
         "complete": complete,
@@ -154,6 +174,7 @@ def main(argv=None) -> int:
         "busy_s": dict(busy),
         "barrier_path_s": barrier,
         "barrier_free_path_s": barrier_free,
+        "busy_union_s": union,
         "calls": dict(calls),
         "verdicts": dict(counts),
         "results": len(doc["results"]),

@@ -175,14 +175,22 @@ def _stat(pid: int):
 
 
 def _hwm(pid: int) -> int:
+    return _status(pid).get("VmHWM", 0)
+
+
+def _status(pid: int) -> dict[str, int]:
+    """The kB fields of /proc/PID/status, in bytes (VmHWM: peak RSS, file pages included;
+    RssAnon: the process's own memory now, without the shared file pages it maps)."""
+    out = {}
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
+                k, _, v = line.partition(":")
+                if v.strip().endswith("kB"):
+                    out[k] = int(v.split()[0]) * 1024
     except OSError:
         pass
-    return 0
+    return out
 
 
 def _cmdline(pid: int) -> str:
@@ -222,6 +230,8 @@ class ProcMonitor:
         self.per_process_limit = per_process_limit
         self.procs: dict[int, dict] = {}
         self.peak_total = 0
+        self.available_start = meminfo().get("MemAvailable", 0)
+        self.available_min = self.available_start
         self.kills: list[dict] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -257,20 +267,25 @@ class ProcMonitor:
                     self.procs[pid]["alive"] = False
                 continue
             d = self.procs.setdefault(pid, {"cmd": _cmdline(pid), "peak_rss": 0, "cpu_s": 0.0,
-                                            "first_seen": time.monotonic(), "alive": True})
+                                            "peak_anon": 0, "first_seen": time.monotonic(),
+                                            "alive": True})
             if rescan and pid != self.root:  # a fresh fork shows its parent's command line
                 d["cmd"] = _cmdline(pid) or d["cmd"]
             d["cpu_s"] = st[1]
-            d["peak_rss"] = max(d["peak_rss"], st[2], _hwm(pid))
+            status = _status(pid)
+            d["peak_rss"] = max(d["peak_rss"], st[2], status.get("VmHWM", 0))
+            d["peak_anon"] = max(d["peak_anon"], status.get("RssAnon", 0))
             d["last_seen"] = time.monotonic()
             total += st[2]
             if self.per_process_limit and st[2] > self.per_process_limit and pid != self.root:
                 self._kill([pid], f"process RSS {st[2] / 2**30:.1f} GiB > per-process cap "
                                   f"{self.per_process_limit / 2**30:.1f} GiB")
         self.peak_total = max(self.peak_total, total)
+        available = meminfo().get("MemAvailable", 1 << 62)
+        self.available_min = min(self.available_min, available)
         if self.limit and total > self.limit:
             self._kill_biggest(f"tree RSS {total / 2**30:.1f} GiB > cap {self.limit / 2**30:.1f} GiB")
-        elif self.floor and meminfo().get("MemAvailable", 1 << 62) < self.floor:
+        elif self.floor and available < self.floor:
             self._kill_biggest(f"MemAvailable below {self.floor / 2**30:.1f} GiB")
 
     def _kill_biggest(self, why: str):
@@ -293,10 +308,15 @@ class ProcMonitor:
                 pass
 
     def summary(self, label: Callable[[str], str] | None = None) -> dict:
-        out = {"peak_total_rss": self.peak_total, "processes": [], "kills": self.kills}
+        out = {"peak_total_rss": self.peak_total, "processes": [], "kills": self.kills,
+               "available_start": self.available_start, "available_min": self.available_min,
+               # what the run took from the machine at its worst (page cache it filled is
+               # reclaimable and not counted; its own memory is)
+               "peak_machine_use": self.available_start - self.available_min}
         for pid, d in sorted(self.procs.items()):
             out["processes"].append({"pid": pid, "name": (label or (lambda c: c))(d["cmd"]),
-                                     "peak_rss": d["peak_rss"], "cpu_s": round(d["cpu_s"], 2)})
+                                     "peak_rss": d["peak_rss"], "peak_anon": d["peak_anon"],
+                                     "cpu_s": round(d["cpu_s"], 2)})
         return out
 
 

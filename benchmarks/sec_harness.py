@@ -83,6 +83,8 @@ def overhead_figures(s: dict) -> dict:
         "utilisation": (worker_cpu + parent_cpu) / (wall_total * nproc),
         "barrier_path_s": s.get("barrier_path_s"),
         "barrier_free_path_s": s.get("barrier_free_path_s"),
+        "union_ratio": s["busy_union_s"] / wall_total if s.get("busy_union_s") else None,
+        "union_run_ratio": s["busy_union_s"] / b["wall"] if s.get("busy_union_s") else None,
         "worker_cpu_s": worker_cpu,
         "parent_cpu_s": parent_cpu,
         "n_workers": n_workers,
@@ -92,18 +94,38 @@ def overhead_figures(s: dict) -> dict:
 
 def overhead(quick: bool = False, frameworks: str = "", tmp: Path | None = None, log=print,
              profile: bool = False) -> dict:
+    """The default grid with every adapter, twice: with an empty jax compilation cache (a first
+    run, what a fresh CI machine sees) and again with the cache the first run filled."""
     grid = "cases/smoke.yaml" if quick else "cases/default.yaml"
     frameworks = frameworks or ("numpy" if quick else "")
-    load = wait_for_quiet(quiet=quick)
-    log(f"  overhead: {grid} with {frameworks or 'every adapter'}{' (cProfile)' if profile else ''}")
-    prof = (tmp / "profile.txt") if profile else None
-    s = grid_run(grid, tmp / ("profile" if profile else "overhead"), frameworks, profile=prof)
-    res = {"grid": grid, "load": load, "summary": _slim(s)}
-    if s.get("breakdown"):
-        res["figures"] = overhead_figures(s)
-    if prof and prof.exists():
-        res["profile_top"] = _profile_top(prof.read_text())
-        shutil.copy(prof, ROOT / "benchmarks" / "profile-default-grid.txt")
+    cache = tmp / "jax-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    old = os.environ.get("XENT_PARITY_JAX_CACHE")
+    os.environ["XENT_PARITY_JAX_CACHE"] = str(cache)
+    try:
+        res = {"grid": grid}
+        for label in (("cold",) if profile or quick else ("cold", "warm")):
+            load = wait_for_quiet(quiet=quick)
+            log(f"  overhead ({label} jax cache): {grid} with {frameworks or 'every adapter'}"
+                f"{' (cProfile)' if profile else ''}")
+            prof = (tmp / "profile.txt") if profile else None
+            s = grid_run(grid, tmp / (("profile" if profile else "overhead") + "-" + label),
+                         frameworks, profile=prof)
+            run = {"load": load, "summary": _slim(s)}
+            if s.get("breakdown"):
+                run["figures"] = overhead_figures(s)
+            if prof and prof.exists():
+                run["profile_top"] = _profile_top(prof.read_text())
+                shutil.copy(prof, ROOT / "benchmarks" / "profile-default-grid.txt")
+            if label == "cold":  # the figures of record: a first run
+                res.update(run)
+            else:
+                res["warm"] = run
+    finally:
+        if old is None:
+            os.environ.pop("XENT_PARITY_JAX_CACHE", None)
+        else:
+            os.environ["XENT_PARITY_JAX_CACHE"] = old
     return res
 
 
@@ -138,19 +160,31 @@ def overhead_targets(res: dict, quick: bool) -> list[dict]:
         return [{"name": "harness overhead run", "value": "failed", "target": "completes",
                  "met": False}]
     q = None if quick else True
-    return [
-        {"name": "(framework calls + reference) / wall: critical-path definition, (wall - "
-                 "parent-only work) / wall",
-         "value": f["critical_path_ratio"], "target": ">= 0.75",
-         "met": (f["critical_path_ratio"] >= 0.75) if q else None},
-        {"name": "(framework calls + reference) / wall: per-worker definition, (busiest worker's "
-                 "calls + reference) / wall",
-         "value": f["busiest_worker_ratio"], "target": ">= 0.75",
-         "met": (f["busiest_worker_ratio"] >= 0.75) if q else None},
-        {"name": "default grid, every adapter, forward and gradient: wall time (s)",
+    out = [
+        {"name": "(framework calls + reference) / wall: time in which at least one framework call "
+                 "or the parent's reference runs (union of intervals) / wall, first run",
+         "value": f.get("union_ratio"), "target": ">= 0.75",
+         "met": (f.get("union_ratio") is not None and f["union_ratio"] >= 0.75) if q else None},
+        {"name": "the same, parent-only work assumed never to overlap: (wall - parent-only work) "
+                 "/ wall (a lower bound)",
+         "value": f["critical_path_ratio"], "target": "(informative)", "met": None},
+        {"name": "per-worker definition, (busiest worker's calls + reference) / wall",
+         "value": f["busiest_worker_ratio"], "target": "(informative)", "met": None},
+        {"name": "default grid, every adapter, forward and gradient: wall time (s), first run",
          "value": f["wall_total_s"], "target": "<= 120 s",
          "met": (f["wall_total_s"] <= 120) if q else None},
     ]
+    w = (res.get("warm") or {}).get("figures")
+    if w:
+        out += [
+            {"name": "the same run again, jax's compilation cache filled: wall time (s)",
+             "value": w["wall_total_s"], "target": "<= 120 s",
+             "met": (w["wall_total_s"] <= 120) if q else None},
+            {"name": "the same run again: union of framework calls and reference / wall",
+             "value": w.get("union_ratio"), "target": "(informative: frameworks got faster, the "
+             "harness did not)", "met": None},
+        ]
+    return out
 
 
 def render_overhead(res: dict) -> str:
@@ -183,28 +217,45 @@ def render_overhead(res: dict) -> str:
     rows = [[p["name"], p["cpu_s"], gib(p["peak_rss"])] for p in mem]
     lines += [table(["process", "CPU seconds", "peak RSS"], rows), ""]
     lines += [
-        "Ratios (the target applies to the second and fourth):", "",
+        "Ratios (the target applies to the union):", "",
         table(["definition", "value"], [
             ["(sum of framework calls + reference) / wall, literally: overlapping workers "
              "make it exceed 1, so it says nothing about overhead",
              f"{f['naive_ratio']:.2f}"],
-            ["**critical path**: (wall - parent-only work) / wall, parent-only work = worker "
-             "start-up + generation + comparison + reporting + other; i.e. the share of the "
-             "wall time in which the parent computes the reference or waits for framework "
-             "results", f"**{f['critical_path_ratio']:.2f}**"],
+            ["**union**: the wall time in which at least one framework call (in any worker) or "
+             "the parent's reference runs, from the calls' start times on the system-wide "
+             "monotonic clock, / wall", "**" + (f"{f['union_ratio']:.2f}" if f.get("union_ratio")
+                                                 else "n/a") + "**"],
+            ["the same inside `Engine.run`: union / run", f"{f['union_run_ratio']:.2f}"
+             if f.get("union_run_ratio") else "n/a"],
+            ["(wall - parent-only work) / wall, parent-only work = worker start-up + generation "
+             "+ comparison + reporting + other, as if none of it overlapped the workers (since "
+             "batch k+1 is sent before batch k is judged, the comparison does): a lower bound",
+             f"{f['critical_path_ratio']:.2f}"],
             ["the same inside `Engine.run` only: (run - generation - comparison) / run",
              f"{f['engine_ratio']:.2f}"],
-            ["**per worker**: (busiest worker's framework calls + reference) / wall",
-             f"**{f['busiest_worker_ratio']:.2f}**"],
+            ["per worker: (busiest worker's framework calls + reference) / wall",
+             f"{f['busiest_worker_ratio']:.2f}"],
             [f"machine utilisation: CPU seconds of all processes / (wall x {f['nproc']} cores)",
              f"{f['utilisation']:.2f}"],
         ]), ""]
     if f.get("barrier_path_s") is not None:
-        lines += [f"Batch barrier: `Engine.run` waits for every worker at the end of each batch of "
-                  f"24 cases, so the framework time on the critical path is the sum over batches "
-                  f"of the slowest worker's time in that batch: **{f['barrier_path_s']:.1f} s**; "
-                  f"fed at its own pace, the busiest worker alone would take "
-                  f"**{f['barrier_free_path_s']:.1f} s**.", ""]
+        lines += [f"Batches: two are in flight (batch k+1 is sent to every worker before batch k is "
+                  f"judged). The sum over batches of the slowest worker's time in each is "
+                  f"{f['barrier_path_s']:.1f} s; the busiest worker's total "
+                  f"{f['barrier_free_path_s']:.1f} s.", ""]
+    w = res.get("warm")
+    if w and w.get("figures"):
+        wf, ws = w["figures"], w["summary"]
+        lines += [f"**The same run again**, with the jax compilation cache the first run filled "
+                  f"(load average {w['load']['load_before']} before): wall "
+                  f"**{wf['wall_total_s']:.1f} s**; union ratio "
+                  + (f"{wf['union_ratio']:.2f}" if wf.get("union_ratio") else "n/a")
+                  + "; framework-call seconds: " + ", ".join(
+                      f"{fw} {t:.1f}" for fw, t in sorted(ws["busy_s"].items(),
+                                                         key=lambda kv: -kv[1])) + ". "
+                  "With optax no longer compiling, every framework takes a few seconds and the "
+                  "harness's own work (start-up, comparison, reporting) is the larger share.", ""]
     if res.get("profile_top"):
         lines += ["Timed under cProfile: the parent's figures above are inflated by the profiler "
                   "(section 2-3 has the figures without it).", ""]

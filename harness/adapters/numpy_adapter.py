@@ -83,6 +83,9 @@ class NumpyAdapter(Adapter):
         dtype_notes={"bfloat16": "numpy has no bfloat16 dtype"},
     )
     conventions = ()  # written to the canonical definition
+    # whole-array temporaries in the case dtype: shifted logits, their exp, log-probabilities, the
+    # one-hot target and the products (forward); probabilities and the gradient besides
+    memory_factors = {"forward": 6.0, "grad": 9.0}
 
     def _call(self, inputs, params, want_grad):
         return numpy_cross_entropy(
