@@ -21,6 +21,7 @@ from harness.runner import AdapterSpec, Engine
 _why = OptaxAdapter.installed()
 pytestmark = pytest.mark.skipif(_why is not None, reason=_why or "")
 
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 REF = "harness.adapters.optax_adapter:OptaxAdapter"
 SAFE_REF = "harness.adapters.optax_adapter:OptaxSafeAdapter"
 
@@ -219,3 +220,57 @@ def test_snippet_reproduces_the_worker(tmp_path, ref, spec, check):
                        timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     np.testing.assert_array_equal(np.load(out), got)
+
+
+BUCKET_SCRIPT = """
+import sys
+import numpy as np
+from harness.adapters.base import Inputs, Unsupported
+from harness.adapters.optax_adapter import OptaxAdapter, OptaxSafeAdapter
+from harness.cases import load_cases
+from harness.inputs import generate_inputs
+
+cases = [c for c in load_cases(["cases/default.yaml"])
+         if c.params["reduction"] == "none" and not c.invalid]
+compared = bucketed = 0
+for cls in (OptaxAdapter, OptaxSafeAdapter):
+    on, off = cls(), cls()
+    off.bucketing = False
+    on.setup(); off.setup()
+    for c in cases:
+        d = generate_inputs(c.params, c.id)
+        p = {**d.worker_params, "case_id": c.id}
+        if on.unsupported_reason(p):
+            continue
+        if on._bucket(p) is None:
+            continue  # not padded: the same call either way
+        inp = Inputs(d.x, d.label, d.weight, d.grad_output)
+        bucketed += 1
+        for check in c.checks:
+            fn = "forward" if check == "forward" else "gradient"
+            try:
+                a = getattr(on, fn)(inp, p)
+            except Unsupported:
+                continue
+            b = getattr(off, fn)(inp, p)
+            assert a.dtype == b.dtype and a.values.shape == b.values.shape, (c.id, check)
+            assert np.array_equal(a.values, b.values, equal_nan=True), (cls.name, c.id, check)
+            compared += 1
+print("compared", compared, "bucketed", bucketed)
+"""
+
+
+def test_shape_buckets_leave_every_value_unchanged():
+    """reduction "none" calls are padded to a power-of-two number of positions (fewer jit
+    compilations); on every such case of the default grid, both adapters give the same bits as
+    without padding, forward and gradient."""
+    import os
+
+    from harness.pool import THREAD_ENV
+
+    out = subprocess.run([sys.executable, "-c", BUCKET_SCRIPT], capture_output=True, text=True,
+                         timeout=900, cwd=str(ROOT), env={**os.environ, **THREAD_ENV,
+                                                          "XENT_PARITY_JAX_CACHE": "0"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    compared, bucketed = (int(w) for w in out.stdout.split()[1::2])
+    assert compared > 60 and bucketed > 30, out.stdout

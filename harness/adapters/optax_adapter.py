@@ -83,6 +83,7 @@ class OptaxAdapter(Adapter):
     api = ("optax.softmax_cross_entropy_with_integer_labels (hard labels) / "
            "optax.softmax_cross_entropy (soft and smoothed labels)")
     safe = False  # True: dense targets go through optax.safe_softmax_cross_entropy
+    bucketing = True  # see _bucket
     capabilities = Capabilities(
         dtypes=("float16", "bfloat16", "float32", "float64"),
         features={"soft_label": NATIVE, "use_softmax": "unsupported: " + _USE_SOFTMAX_REASON,
@@ -132,6 +133,7 @@ class OptaxAdapter(Adapter):
                 "optax": optax.__version__, "jax_enable_x64": True,
                 "jax_default_matmul_precision": "highest", "jax_platforms": platform,
                 "jit": True, "jax_compilation_cache": bool(cache),
+                "shape_buckets": "reduction none: positions padded to a power of two",
                 "device": f"{dev.platform}:{dev.id}"}
 
     # -- what this adapter cannot express -------------------------------------------------------
@@ -247,9 +249,48 @@ class OptaxAdapter(Adapter):
             args.append(jnp.asarray(inputs.grad_output, dtype=dt))
         return args
 
+    @staticmethod
+    def _bucket(params):
+        """(axis, n, padded n) when this call's positions are padded to a bucket, else None.
+
+        jit compiles once per input shape, and a grid of many shapes spends most of its optax time
+        compiling. With reduction "none" every position's loss and gradient are computed from its
+        own row alone, so the first non-class axis is padded to the next power of two (zero
+        logits, label 0, cotangent 0) and the padded positions are dropped from the result: the
+        shapes of a grid fall into a few buckets, and the values are those of the unpadded call
+        bit for bit (tests/test_adapter_optax.py checks it). Reductions over positions are not
+        bucketed: padding would change their summation order."""
+        shape, axis = params["shape"], params["axis"] % max(len(params["shape"]), 1)
+        if params["reduction"] != "none" or len(shape) < 2:
+            return None
+        d = 0 if axis != 0 else 1
+        n = shape[d]
+        padded = 8
+        while padded < n:
+            padded *= 2
+        return (d, n, padded) if n and padded != n else None
+
+    def _pad(self, a, dim, padded):
+        width = [(0, 0)] * a.ndim
+        width[dim] = (0, padded - a.shape[dim])
+        return self.jnp.pad(a, width)
+
     def _run(self, inputs, params, check):
         self._check_weight(inputs, params)
-        out = self._function(params, check)(*self._args(inputs, params, check))
+        args = self._args(inputs, params, check)
+        bucket = self._bucket(params) if self.bucketing else None
+        if bucket is not None:
+            d, n, padded = bucket
+            axis = params["axis"] % len(params["shape"])
+            pos_d = d if d < axis else d - 1  # the same axis in arrays without the class axis
+            soft = params["label_kind"] == "soft"  # hard labels arrive without the class axis
+            args[0] = self._pad(args[0], d, padded)
+            args[1] = self._pad(args[1], d if soft else pos_d, padded)
+            if len(args) > 3:
+                args[3] = self._pad(args[3], pos_d, padded)
+        out = self._function(params, check)(*args)
+        if bucket is not None:
+            out = self.jax.lax.slice_in_dim(out, 0, n, axis=d if check == "grad" else pos_d)
         name = out.dtype.name
         if name == "bfloat16":
             return Output(np.asarray(out.astype(self.jnp.float32)), "bfloat16")
