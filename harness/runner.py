@@ -213,8 +213,9 @@ class Engine:
         """Start every worker; they import their frameworks concurrently."""
         t0 = time.perf_counter()
         if self.spill is None:
-            self.spill = tempfile.mkdtemp(prefix="xent-parity-",
-                                          dir=os.environ.get("XENT_PARITY_TMPDIR") or None)
+            root = os.environ.get("XENT_PARITY_TMPDIR") or tempfile.gettempdir()
+            _remove_stale_spills(root)
+            self.spill = tempfile.mkdtemp(prefix=f"xent-parity-{os.getpid()}-", dir=root)
         for st in self.adapters:
             try:
                 cls = load_class(st.spec.ref)
@@ -435,6 +436,27 @@ class Engine:
             if st.worker:
                 out += [{"framework": st.spec.name, **e} for e in st.worker.events]
         return out
+
+
+def _remove_stale_spills(root: str) -> None:
+    """Spill directories of runs that were killed (their process is gone): a SIGKILLed run of a
+    large case would otherwise leave gigabytes behind."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if len(parts) < 4 or parts[:2] != ["xent", "parity"] or not parts[2].isdigit():
+            continue
+        pid = int(parts[2])
+        try:
+            os.kill(pid, 0)
+            continue  # alive (or not ours to judge)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 def grid_hash(cases: list[Case]) -> str:

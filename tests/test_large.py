@@ -226,3 +226,22 @@ def test_streamed_gradient_spans_many_blocks(monkeypatch):
     streamed = StreamedGrad(ref, ()).compare(got, "float32")
     assert streamed.to_json() == whole.to_json()
     assert len(list(reference.cross_entropy_grad_blocks(d.x, d.label, w, **d.ref_kwargs))) > 3
+
+
+def test_spill_directories_of_dead_runs_are_removed(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f"xent-parity-{dead}-abc"
+    live = tmp_path / f"xent-parity-{os.getpid()}-abc"
+    other = tmp_path / "xent-parity-notes"
+    for d in (stale, live, other):
+        d.mkdir()
+        (d / "x.bin").write_bytes(b"0" * 10)
+    monkeypatch.setenv("XENT_PARITY_TMPDIR", str(tmp_path))
+    with Engine([AdapterSpec("numpy", NUMPY)]) as eng:
+        eng.start()
+        assert os.path.dirname(eng.spill) == str(tmp_path)
+    assert not stale.exists() and live.exists() and other.exists()
