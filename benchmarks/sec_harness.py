@@ -277,14 +277,25 @@ def scale(quick: bool = False, frameworks: str = "torch,paddle", tmp: Path | Non
         frameworks = "numpy"
     else:
         grids = ("cases/default.yaml", "cases/default-x10.yaml")
-    out = {"frameworks": frameworks or "every adapter", "runs": {}}
-    for g in grids:
-        if g is None:
-            continue
-        wait_for_quiet(quiet=quick)
-        log(f"  scale: {g} with {frameworks or 'every adapter'}")
-        s = grid_run(g, tmp / ("scale-" + Path(g).stem), frameworks, wall_limit=3600)
-        out["runs"][g] = _slim(s)
+    out = {"frameworks": frameworks or "every adapter", "runs": {},
+           "jax_cache": "empty at the start of each run (both grids compile every shape)"}
+    old = os.environ.get("XENT_PARITY_JAX_CACHE")
+    try:
+        for g in grids:
+            if g is None:
+                continue
+            cache = tmp / ("jax-cache-" + Path(g).stem)
+            shutil.rmtree(cache, ignore_errors=True)
+            os.environ["XENT_PARITY_JAX_CACHE"] = str(cache)
+            wait_for_quiet(quiet=quick)
+            log(f"  scale: {g} with {frameworks or 'every adapter'}")
+            s = grid_run(g, tmp / ("scale-" + Path(g).stem), frameworks, wall_limit=3600)
+            out["runs"][g] = _slim(s)
+    finally:
+        if old is None:
+            os.environ.pop("XENT_PARITY_JAX_CACHE", None)
+        else:
+            os.environ["XENT_PARITY_JAX_CACHE"] = old
     runs = list(out["runs"].values())
     if len(runs) == 2 and all(r.get("breakdown") for r in runs):
         a, b = runs

@@ -129,21 +129,26 @@ def measure(quick: bool = False, reps: int | None = None, log=print) -> dict:
 
 
 def targets(res: dict) -> list[dict]:
-    """On process CPU time (robust to other processes on the shared cores); wall beside it."""
+    """On process CPU time (robust to other processes on the shared cores); wall beside it.
+
+    The issue's speed target (1.5x a bare np.exp pass) is the float64 forward's; for float32 input
+    and for the gradient it asks for the same figures, reported here without a target. Against
+    np.exp(x, out=buf) (a pass that allocates nothing) the figure is reported beside it."""
     out = []
     for dt, d in res["dtypes"].items():
         r = d["cpu_ratios"]
+        f64 = dt == "float64"
         out.append({"name": f"reference forward {dt} / np.exp(x)", "value": r["reference/exp"]["best"],
-                    "target": "<= 1.5", "met": r["reference/exp"]["best"] <= 1.5})
+                    "target": "<= 1.5" if f64 else "(reported)",
+                    "met": r["reference/exp"]["best"] <= 1.5 if f64 else None})
         out.append({"name": f"reference forward {dt} / np.exp(x, out=buf)",
-                    "value": r["reference/exp_out"]["best"], "target": "<= 1.5",
-                    "met": r["reference/exp_out"]["best"] <= 1.5})
+                    "value": r["reference/exp_out"]["best"], "target": "(reported)", "met": None})
         f = d["memory"]["reference"]["fraction"]
         out.append({"name": f"reference forward {dt}: peak extra memory / input", "value": f,
                     "target": "< 5%", "met": f < 0.05, "pct": True})
         out.append({"name": f"reference gradient {dt} / np.exp(x) (the gradient allocates its "
                             "result too)", "value": r["reference_grad/exp"]["best"],
-                    "target": "<= 1.5 (the forward's)", "met": r["reference_grad/exp"]["best"] <= 1.5})
+                    "target": "(reported)", "met": None})
         g = d["memory"]["reference_grad"]["fraction"]
         out.append({"name": f"reference gradient {dt}: peak extra memory (besides the result) / input",
                     "value": g, "target": "< 5%", "met": g < 0.05, "pct": True})
