@@ -123,6 +123,16 @@ def _targets(name: str, entry: dict) -> list[dict]:
         from benchmarks import sec_harness
 
         return sec_harness.overhead_targets(entry["result"], entry.get("quick", False))
+    if name in ("scale", "scale-all") and not entry.get("quick"):
+        res = entry["result"]
+        if "engine_ratio" not in res:
+            return []
+        who = res.get("frameworks")
+        return [{"name": f"10x grid / default grid ({who}): `Engine.run` time, for "
+                         f"{res['case_ratio']:g}x the cases", "value": res["engine_ratio"],
+                 "target": "about 10x (8-12)", "met": 8 <= res["engine_ratio"] <= 12},
+                {"name": "the same, whole process (fixed start-up and reporting included)",
+                 "value": res["wall_ratio"], "target": "(reported)", "met": None}]
     return entry.get("targets", [])
 
 
