@@ -171,6 +171,9 @@ def execute(plan: Plan, specs: list[AdapterSpec], out: Path, *, device="cpu", ti
     records = list(previous)
     ckpt = Checkpoint(out, fingerprint, previous, prev_events)
     old_term = signal.signal(signal.SIGTERM, _raise_interrupted)
+    # Ctrl-C interrupts the run even when the shell started it with SIGINT ignored (a background
+    # job of a non-interactive shell inherits SIG_IGN, and Python then installs no handler)
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     complete = False
     eng = Engine(specs, device=device, timeout=timeout, batch_size=batch_size)
     try:
@@ -197,6 +200,7 @@ def execute(plan: Plan, specs: list[AdapterSpec], out: Path, *, device="cpu", ti
             f"{len(plan.cases)} cases; partial results kept.")
     finally:
         signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
         ckpt.close(remove=False)
         if tty and complete:
             print(file=sys.stderr)
