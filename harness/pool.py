@@ -46,6 +46,11 @@ class WorkerStartError(RuntimeError):
     pass
 
 
+class SendError(RuntimeError):
+    """A batch could not be serialised (a harness bug, e.g. an array of a dtype the protocol does
+    not carry); raised to the caller instead of being judged as the worker's crash."""
+
+
 @dataclass
 class WorkItem:
     params: dict
@@ -152,7 +157,11 @@ class Worker:
             self.proc.wait()
 
     def request_exit(self) -> None:
-        """Ask the worker to exit without waiting (`close` waits); lets several exit at once."""
+        """Ask the worker to exit without waiting (`close` waits); lets several exit at once. A
+        worker still being fed a batch (it may be blocked writing answers nobody reads, e.g. after
+        an interrupt) cannot read the request: it is killed instead."""
+        if self._writer is not None and self._writer.is_alive():
+            self.kill()  # the pipe breaks and the writer thread ends
         self._join_writer()
         if self.proc and self.proc.poll() is None:
             try:
@@ -204,7 +213,8 @@ class Worker:
             except (OSError, ValueError) as e:  # the worker died; receive says how
                 self._send_error = e
             except Exception as e:  # noqa: BLE001 - e.g. an array that cannot be sent: re-raised
-                self._send_error = e
+                self._send_error = SendError(f"cannot send a batch to {self.name}: "
+                                             f"{type(e).__name__}: {e}")
 
         self._writer = threading.Thread(target=write, name=f"send-{self.name}", daemon=True)
         self._writer.start()
@@ -217,10 +227,9 @@ class Worker:
     def _read(self) -> tuple[dict, dict]:
         """The next result message (a batch's closing "done" is skipped)."""
         err = self._send_error
-        if err is not None and not isinstance(err, (OSError, ValueError)):
-            self._join_writer()
+        if isinstance(err, SendError):
             self._send_error = None
-            raise err  # a bug in what was sent, not a worker fault
+            raise err  # a bug in what was sent, not a worker fault: not a crash of the case
         while True:
             self._reader.deadline = time.monotonic() + self.timeout
             header, arrays = read_message(self._reader, self.spill)
