@@ -81,11 +81,20 @@ def spill_array(spill: str, dtype, shape, values=None) -> np.memmap:
 
     fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-{next(_spill_names)}-", suffix=".bin",
                                 dir=spill)
+    try:
+        size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        if size and hasattr(os, "posix_fallocate"):
+            # reserve the blocks now: a full disk is an OSError here, not a SIGBUS on a later
+            # write through the map (which would kill the process without a word)
+            os.posix_fallocate(fd, 0, size)
+    except OSError:
+        os.close(fd)
+        os.unlink(path)
+        raise
     os.close(fd)
-    m = np.memmap(path, dtype=dtype, mode="w+", shape=tuple(shape))
+    m = np.memmap(path, dtype=dtype, mode="r+" if size else "w+", shape=tuple(shape))
     if values is not None:
-        m[...] = values
-        m.flush()
+        m[...] = values  # shared mapping: other processes see it without a flush
     return m
 
 
@@ -138,8 +147,8 @@ def read_message(stream: BinaryIO, spill: str | None = None) -> tuple[dict, dict
 
 
 def _map(fname, dt, shape, spill):
-    if not spill or not isinstance(fname, str) or os.path.basename(fname) != fname or fname in (
-            "", ".", ".."):
+    if (not spill or not isinstance(fname, str) or os.path.basename(fname) != fname
+            or fname in ("", ".", "..") or "\0" in fname):
         raise ProtocolError(f"array file {fname!r} is not a plain name in the spill directory")
     path = os.path.join(spill, fname)
     size = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
@@ -148,7 +157,7 @@ def _map(fname, dt, shape, spill):
             raise ProtocolError(f"array file {fname!r} has {os.path.getsize(path)} bytes, "
                                 f"expected {size}")
         return np.memmap(path, dtype=dt, mode="c", shape=tuple(shape))
-    except OSError as e:
+    except (OSError, ValueError) as e:  # ValueError: numpy refuses to map an empty array
         raise ProtocolError(f"cannot map array file {fname!r}: {e}") from None
 
 

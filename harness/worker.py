@@ -105,8 +105,14 @@ def _serve(adapter_ref: str, device: str) -> int:
                     out_arrays[check] = values
                 except Unsupported as e:
                     reply[check] = {"status": "unsupported", "reason": str(e)}
-                except MemoryError as e:  # the framework could not allocate: it cannot fit here
-                    avail = _available_memory()
+                except MemoryError as e:
+                    if adapter.memory_need(params, check) < (256 << 20):
+                        # a small case: the framework's own failure, judged as an error
+                        reply[check] = {"status": "error", "type": "MemoryError",
+                                        "message": _short(str(e)),
+                                        "seconds": time.perf_counter() - t0}
+                        continue
+                    avail = _available_memory()  # a large case that does not fit this machine
                     reply[check] = {"status": "unsupported", "reason": (
                         f"needs more memory than this machine has: MemoryError ({_short(str(e), 200)})"
                         + (f" with {avail / 2**30:.1f} GiB available" if avail else ""))}

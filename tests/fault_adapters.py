@@ -185,3 +185,25 @@ def _fault_gradient(self, inputs, params):
 
 
 _Fault.gradient = _fault_gradient
+
+
+# -- added for tests/test_large.py ------------------------------------------------------------------
+class LargeMemoryErrorAdapter(NumpyAdapter):
+    """Declares temporaries of about 0.5 GiB on a 6 x 5 float64 case (a "large" call, yet within
+    any machine's memory) and raises MemoryError, as a framework that cannot allocate would."""
+
+    name = "large-memoryerror"
+    memory_factors = {"forward": 2e6, "grad": 2e6}
+
+    def forward(self, inputs, params):
+        raise MemoryError("simulated: cannot allocate")
+
+
+class HugeNeedAdapter(NumpyAdapter):
+    """Declares temporaries no machine has: the worker must not call it."""
+
+    name = "huge-need"
+    memory_factors = {"forward": 1e15, "grad": 1e15}
+
+    def forward(self, inputs, params):
+        raise AssertionError("called despite the memory check")
