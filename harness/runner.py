@@ -66,13 +66,27 @@ class StreamedGrad:
         self.ref, self.conventions = ref, conventions
         self.shape = tuple(ref.data.x.shape)
 
+    def blocks_of_values(self):
+        """The reference gradient's blocks `(s, e, block)` (validated when called)."""
+        d = self.ref.data
+        x, label, w = self.ref._args()
+        g = None if d.grad_output is None else d.grad_output.astype(np.float64)
+        return reference.cross_entropy_grad_blocks(x, label, w, **d.ref_kwargs, grad_output=g,
+                                                   conventions=self.conventions)
+
+    def same_as(self, other: "StreamedGrad") -> bool:
+        """Whether two streamed gradients are equal (NaN equal to NaN), block by block."""
+        for (s, e, a), (s2, e2, b) in zip(self.blocks_of_values(), other.blocks_of_values()):
+            if (s, e) != (s2, e2) or not np.array_equal(a, b, equal_nan=True):
+                return False
+        return True
+
     def blocks(self):
         d, kw = self.ref.data, self.ref.data.ref_kwargs
         x, label, w = self.ref._args()
         g = None if d.grad_output is None else d.grad_output.astype(np.float64)
         dtype = self.ref.case.params["dtype"]
-        values = reference.cross_entropy_grad_blocks(x, label, w, **kw, grad_output=g,
-                                                     conventions=self.conventions)
+        values = self.blocks_of_values()
         limits = bounds.GradBound(x, label, w, kw, dtype, g)
         for s, e, exp_b in values:  # the reference's blocks; the bound of the same rows
             bound_b = limits.block(s, e)
@@ -117,9 +131,8 @@ class CaseReference:
                         kw["reduction"] = "none"
                     out = reference.cross_entropy(x, label, w, **kw, conventions=conventions)
                 elif self.large:
-                    reference.cross_entropy_grad_blocks(x, label, w, **self.data.ref_kwargs,
-                                                        conventions=conventions)  # validates
                     out = StreamedGrad(self, conventions)
+                    out.blocks_of_values()  # validates now (the blocks come when compared)
                 else:
                     g = None if self.data.grad_output is None else self.data.grad_output.astype(
                         np.float64)
@@ -218,6 +231,7 @@ class Engine:
             root = os.environ.get("XENT_PARITY_TMPDIR") or tempfile.gettempdir()
             _remove_stale_spills(root)
             self.spill = tempfile.mkdtemp(prefix=f"xent-parity-{os.getpid()}-", dir=root)
+            self._spill_lock = _hold_lock(self.spill)
         for st in self.adapters:
             try:
                 cls = load_class(st.spec.ref)
@@ -253,6 +267,9 @@ class Engine:
         if self.spill:
             shutil.rmtree(self.spill, ignore_errors=True)
             self.spill = None
+            if getattr(self, "_spill_lock", None) is not None:
+                os.close(self._spill_lock)
+                self._spill_lock = None
 
     @property
     def running(self) -> list[AdapterState]:
@@ -351,7 +368,7 @@ class Engine:
                 try:
                     out += self._judge_result(st, case, ref, res, on_verdict, keep_outputs)
                 finally:
-                    self._remove(spill_files(res.arrays, self.spill))
+                    self._remove_results(res, shared)
             self.timing.comparison += time.perf_counter() - tc
         self._remove(shared)
         return out
@@ -383,6 +400,9 @@ class Engine:
         shared: list[str] = []
         item = WorkItem({**data.worker_params, "case_id": case.id},
                         self._share(data.arrays(), shared), case.checks)
+        x_file = mapped_file(data.x) if isinstance(data.x, np.ndarray) else None
+        if x_file:
+            shared.append(x_file)
         self.timing.generation += time.perf_counter() - t0
         out: list[Verdict] = []
         try:
@@ -399,13 +419,18 @@ class Engine:
                 try:
                     out += self._judge_result(st, case, ref, res, on_verdict, keep_outputs)
                 finally:
-                    self._remove(spill_files(res.arrays, self.spill))
+                    self._remove_results(res, shared)
+                    res = None  # unmapped before the next framework writes its result
                 self.timing.comparison += time.perf_counter() - tc
         finally:
-            path = mapped_file(data.x) if isinstance(data.x, np.ndarray) else None
-            self._remove(shared + ([path] if path and self.spill and path.startswith(self.spill)
-                                   else []))
+            self._remove([p for p in shared if self.spill and p.startswith(self.spill)])
         return out
+
+    def _remove_results(self, res, keep) -> None:
+        """Delete the files a worker's answer came in (never the parent's own input files)."""
+        keep = {os.path.realpath(p) for p in keep}
+        self._remove([p for p in spill_files(res.arrays, self.spill)
+                      if os.path.realpath(p) not in keep])
 
     @staticmethod
     def _remove(paths) -> None:
@@ -440,9 +465,28 @@ class Engine:
         return out
 
 
+_LOCK = ".in-use"
+
+
+def _hold_lock(spill: str) -> int | None:
+    """An exclusive lock on a file in the spill directory, held until the engine closes (the
+    file descriptor is returned); a directory whose lock can be taken belongs to no live run."""
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(spill, _LOCK), os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except OSError:
+        return None
+
+
 def _remove_stale_spills(root: str) -> None:
-    """Spill directories of runs that were killed (their process is gone): a SIGKILLed run of a
-    large case would otherwise leave gigabytes behind."""
+    """Spill directories of runs that were killed: a SIGKILLed run of a large case would otherwise
+    leave gigabytes behind. A directory is stale when nobody holds its lock (which, unlike a
+    process ID, also holds across PID namespaces sharing the directory)."""
+    import fcntl
+
     try:
         names = os.listdir(root)
     except OSError:
@@ -451,14 +495,18 @@ def _remove_stale_spills(root: str) -> None:
         parts = name.split("-")
         if len(parts) < 4 or parts[:2] != ["xent", "parity"] or not parts[2].isdigit():
             continue
-        pid = int(parts[2])
+        path = os.path.join(root, name)
         try:
-            os.kill(pid, 0)
-            continue  # alive (or not ours to judge)
-        except ProcessLookupError:
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-        except PermissionError:
-            continue
+            fd = os.open(os.path.join(path, _LOCK), os.O_RDWR)
+        except OSError:
+            continue  # no lock file: being created, or not ours
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # held: a live run
+        finally:
+            os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def grid_hash(cases: list[Case]) -> str:

@@ -5,6 +5,7 @@ whole-array computation it replaces, on small inputs with the thresholds lowered
 from __future__ import annotations
 
 import io
+import re
 import os
 
 import numpy as np
@@ -146,7 +147,7 @@ def _verdicts(cases, large: bool, monkeypatch):
         eng.start()
         spill = eng.spill
         out = eng.run(cases)
-        left = os.listdir(spill)
+        left = [f for f in os.listdir(spill) if f != runner._LOCK]
     monkeypatch.undo()
     assert not os.path.exists(spill)  # removed on close
     return out, left
@@ -229,19 +230,38 @@ def test_streamed_gradient_spans_many_blocks(monkeypatch):
 
 
 def test_spill_directories_of_dead_runs_are_removed(tmp_path, monkeypatch):
-    import subprocess
-    import sys
-
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
-    stale = tmp_path / f"xent-parity-{dead}-abc"
-    live = tmp_path / f"xent-parity-{os.getpid()}-abc"
+    monkeypatch.setenv("XENT_PARITY_TMPDIR", str(tmp_path))
+    live = Engine([AdapterSpec("numpy", NUMPY)])
+    live.start()  # holds the lock of its directory
+    stale = tmp_path / "xent-parity-123-abc"  # a killed run: its lock file, held by nobody
+    unlocked = tmp_path / "xent-parity-124-def"  # no lock file: not known to be stale
     other = tmp_path / "xent-parity-notes"
-    for d in (stale, live, other):
+    for d in (stale, unlocked, other):
         d.mkdir()
         (d / "x.bin").write_bytes(b"0" * 10)
-    monkeypatch.setenv("XENT_PARITY_TMPDIR", str(tmp_path))
-    with Engine([AdapterSpec("numpy", NUMPY)]) as eng:
+    (stale / runner._LOCK).write_bytes(b"")
+    try:
+        with Engine([AdapterSpec("numpy", NUMPY)]) as eng:
+            eng.start()
+            assert os.path.dirname(eng.spill) == str(tmp_path)
+        assert not stale.exists() and unlocked.exists() and other.exists()
+        assert os.path.exists(live.spill)  # alive: kept
+    finally:
+        live.close()
+    assert not os.path.exists(tmp_path / os.path.basename(live.spill or "gone"))
+
+
+def test_a_call_that_cannot_fit_is_unsupported_with_the_figures():
+    from harness.cases import load_cases
+
+    case = next(c for c in load_cases(["cases/smoke.yaml"])
+                if c.id == "hard-mean-w=none-ii=-100-ax=-1-f64-6x5")
+    specs = [AdapterSpec("large-memoryerror", "tests.fault_adapters:LargeMemoryErrorAdapter"),
+             AdapterSpec("huge-need", "tests.fault_adapters:HugeNeedAdapter")]
+    with Engine(specs) as eng:
         eng.start()
-        assert os.path.dirname(eng.spill) == str(tmp_path)
-    assert not stale.exists() and live.exists() and other.exists()
+        out = {(v.framework, v.check): v for v in eng.run([case])}
+    v = out[("large-memoryerror", "forward")]
+    assert v.verdict == "unsupported" and "needs more memory than this machine has" in v.detail
+    v = out[("huge-need", "forward")]
+    assert v.verdict == "unsupported" and re.search(r"needs about [\d.]+ GiB for the forward", v.detail)
