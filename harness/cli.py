@@ -156,15 +156,19 @@ def _check_size(cases, n_frameworks: int) -> None:
     large = [c for c in cases if is_large(c)]
     if large:
         spill = os.environ.get("XENT_PARITY_TMPDIR") or tempfile.gettempdir()
-        c = max(large, key=elements)
-        disk = elements(c) * (np.dtype(fmt(c.params["dtype"]).carrier).itemsize + 8)
+
+        def disk_need(c):  # the logits, and two results (float64 at most) while one is judged
+            return elements(c) * (np.dtype(fmt(c.params["dtype"]).carrier).itemsize + 16)
+
+        c = max(large, key=disk_need)
+        disk = disk_need(c)
         try:
             free = shutil.disk_usage(spill).free
         except OSError:
             free = None
         if free is not None and disk > free:
             raise UsageError(f"case {c.id} needs about {disk / 2**30:.1f} GiB of disk in {spill} "
-                             f"(its logits and one result travel as files), more than the "
+                             f"(its logits and results travel as files), more than the "
                              f"{free / 2**30:.1f} GiB free; set XENT_PARITY_TMPDIR to a larger "
                              "disk")
 

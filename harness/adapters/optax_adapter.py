@@ -268,7 +268,12 @@ class OptaxAdapter(Adapter):
         padded = 8
         while padded < n:
             padded *= 2
-        return (d, n, padded) if n and padded != n else None
+        elements = 1
+        for k in shape:
+            elements *= int(k)
+        if not n or padded == n or elements // n * padded > (1 << 24):
+            return None  # large inputs are not padded: up to twice the memory and the time
+        return d, n, padded
 
     def _pad(self, a, dim, padded):
         width = [(0, 0)] * a.ndim
