@@ -265,3 +265,15 @@ def test_a_call_that_cannot_fit_is_unsupported_with_the_figures():
     assert v.verdict == "unsupported" and "needs more memory than this machine has" in v.detail
     v = out[("huge-need", "forward")]
     assert v.verdict == "unsupported" and re.search(r"needs about [\d.]+ GiB for the forward", v.detail)
+
+
+def test_the_memory_check_leaves_a_missing_gradient_to_the_adapter():
+    from harness.adapters.onnxruntime_adapter import OnnxRuntimeAdapter
+    from harness.adapters.torch_adapter import TorchAdapter
+
+    params = {"shape": [8192, 128000], "dtype": "float32"}
+    assert OnnxRuntimeAdapter().memory_reason(params, "grad", 1 << 30) is None
+    assert "needs about" in OnnxRuntimeAdapter().memory_reason(params, "forward", 1 << 30)
+    assert "needs about 17.6 GiB for the grad" in TorchAdapter().memory_reason(params, "grad",
+                                                                               1 << 30)
+    assert TorchAdapter().memory_reason({"shape": [64, 1000], "dtype": "float32"}, "grad", 1) is None

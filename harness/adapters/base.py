@@ -147,6 +147,8 @@ class Adapter:
     def memory_reason(self, params: Mapping[str, Any], check: str,
                       available: int | None) -> str | None:
         """Why this call would not fit in `available` bytes (None when it would, or is small)."""
+        if check == "grad" and not self.capabilities.gradient:
+            return None  # the call itself says it has no gradient
         need = self.memory_need(params, check)
         if need < (256 << 20) or not available or need <= available:
             return None

@@ -132,6 +132,10 @@ class KerasAdapter(Adapter):
                   "reduction_none": NATIVE, "reduction_sum": NATIVE, "reduction_mean": NATIVE},
         devices=("cpu", "gpu"),
     )
+    # measured on 8192 x 128000 float32 (benchmarks/FINDINGS.md, section 5): the worker's own
+    # memory passed 5.1x the input during the forward alone before it was stopped, so these are
+    # lower bounds; a case that needs more than the machine has is unsupported, not a killed worker
+    memory_factors = {"forward": 6.0, "grad": 8.0}
     conventions = (
         DocumentedConvention(
             "empty-mean-zero", LOSS_PY,
