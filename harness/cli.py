@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
 
+from harness.adapters.base import available_memory as _available_memory
 from harness.cases import CaseFileError, load_cases, select
 
 DEFAULT_GRID = "cases/default.yaml"
@@ -131,10 +133,7 @@ def _check_size(cases, n_frameworks: int) -> None:
     from harness.runner import is_large
 
     def elements(c):
-        n = 1
-        for d in c.params["shape"]:
-            n *= d
-        return n
+        return math.prod(c.params["shape"])
 
     def need(c):
         n, C = elements(c), c.params["shape"][c.params["axis"]]
@@ -171,17 +170,6 @@ def _check_size(cases, n_frameworks: int) -> None:
                              f"(its logits and results travel as files), more than the "
                              f"{free / 2**30:.1f} GiB free; set XENT_PARITY_TMPDIR to a larger "
                              "disk")
-
-
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def cmd_merge(args) -> int:

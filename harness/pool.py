@@ -98,7 +98,7 @@ class Worker:
         self.spill = spill  # directory through which large arrays travel as files (harness.ipc)
         self._batches: deque[list[WorkItem]] = deque()  # sent, not yet fully answered
         self._writer: threading.Thread | None = None
-        self._send_error: BaseException | None = None
+        self._send_error: SendError | None = None  # raised by the next receive
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> dict:
@@ -210,8 +210,8 @@ class Worker:
         def write():
             try:
                 write_message(stdin, header, arrays, spill=spill)
-            except (OSError, ValueError) as e:  # the worker died; receive says how
-                self._send_error = e
+            except (OSError, ValueError):  # the worker died: receive reads EOF and says how
+                pass
             except Exception as e:  # noqa: BLE001 - e.g. an array that cannot be sent: re-raised
                 self._send_error = SendError(f"cannot send a batch to {self.name}: "
                                              f"{type(e).__name__}: {e}")
@@ -226,9 +226,8 @@ class Worker:
 
     def _read(self) -> tuple[dict, dict]:
         """The next result message (a batch's closing "done" is skipped)."""
-        err = self._send_error
-        if isinstance(err, SendError):
-            self._send_error = None
+        err, self._send_error = self._send_error, None
+        if err is not None:
             raise err  # a bug in what was sent, not a worker fault: not a crash of the case
         while True:
             self._reader.deadline = time.monotonic() + self.timeout

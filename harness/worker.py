@@ -36,7 +36,8 @@ def _serve(adapter_ref: str, device: str) -> int:
     import numpy as np
 
     from harness.adapters import load_class
-    from harness.adapters.base import Inputs, Output, Unsupported
+    from harness.adapters.base import (LARGE_CALL_BYTES, Inputs, Output, Unsupported,
+                                       available_memory)
     from harness.ipc import ALLOWED_DTYPES, read_message, write_message
 
     spill = os.environ.get("XENT_PARITY_SPILL") or None  # large arrays travel as files there
@@ -75,12 +76,9 @@ def _serve(adapter_ref: str, device: str) -> int:
             reply, out_arrays = {"op": "result", "index": i}, {}
             reason = adapter.unsupported_reason(params)
             for check in item["checks"]:
-                if reason is None:
-                    reason_c = adapter.memory_reason(params, check, _available_memory())
-                else:
-                    reason_c = reason
-                if reason_c is not None:
-                    reply[check] = {"status": "unsupported", "reason": reason_c}
+                why = reason or adapter.memory_reason(params, check)
+                if why is not None:
+                    reply[check] = {"status": "unsupported", "reason": why}
                     continue
                 fn = adapter.forward if check == "forward" else adapter.gradient
                 started = time.monotonic()  # system-wide clock: comparable with the parent's
@@ -106,13 +104,13 @@ def _serve(adapter_ref: str, device: str) -> int:
                 except Unsupported as e:
                     reply[check] = {"status": "unsupported", "reason": str(e)}
                 except MemoryError as e:
-                    if adapter.memory_need(params, check) < (256 << 20):
+                    if adapter.memory_need(params, check) < LARGE_CALL_BYTES:
                         # a small case: the framework's own failure, judged as an error
                         reply[check] = {"status": "error", "type": "MemoryError",
                                         "message": _short(str(e)),
                                         "seconds": time.perf_counter() - t0}
                         continue
-                    avail = _available_memory()  # a large case that does not fit this machine
+                    avail = available_memory()  # a large case that does not fit this machine
                     reply[check] = {"status": "unsupported", "reason": (
                         f"needs more memory than this machine has: MemoryError ({_short(str(e), 200)})"
                         + (f" with {avail / 2**30:.1f} GiB available" if avail else ""))}
@@ -123,18 +121,6 @@ def _serve(adapter_ref: str, device: str) -> int:
             out_arrays = values = out = None  # a large result is freed before the next item
         arrays = inputs = None
         write_message(proto_out, {"op": "done"})
-
-
-def _available_memory() -> int | None:
-    """MemAvailable of /proc/meminfo in bytes (None elsewhere)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def _short(msg: str, limit: int = 600) -> str:

@@ -16,6 +16,7 @@ Arrays an adapter receives (`Inputs`):
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
@@ -123,7 +124,7 @@ class Adapter:
         """Why this adapter cannot run `params` (None when it can). Data-driven from capabilities;
         adapters extend it for combinations their framework cannot express."""
         caps = self.capabilities
-        if _accelerator(self.device) not in {_accelerator(d) for d in caps.devices}:
+        if accelerator(self.device) not in {accelerator(d) for d in caps.devices}:
             return f"device {self.device!r} not supported (devices: {', '.join(caps.devices)})"
         if params["dtype"] not in caps.dtypes:
             note = caps.dtype_notes.get(params["dtype"], "")
@@ -138,19 +139,21 @@ class Adapter:
 
     def memory_need(self, params: Mapping[str, Any], check: str) -> int:
         """Estimated peak bytes of one call (see `memory_factors`)."""
-        n = 1
-        for d in params["shape"]:
-            n *= int(d)
         itemsize = {"float16": 2, "bfloat16": 2, "float32": 4}.get(params["dtype"], 8)
-        return int(self.memory_factors.get(check, 5.0) * n * itemsize)
+        return int(self.memory_factors.get(check, 5.0) * math.prod(params["shape"]) * itemsize)
 
     def memory_reason(self, params: Mapping[str, Any], check: str,
-                      available: int | None) -> str | None:
-        """Why this call would not fit in `available` bytes (None when it would, or is small)."""
+                      available: int | None = None) -> str | None:
+        """Why this call would not fit in `available` bytes (default: MemAvailable, read only for
+        a large call); None when it would, or when the call is small."""
         if check == "grad" and not self.capabilities.gradient:
             return None  # the call itself says it has no gradient
         need = self.memory_need(params, check)
-        if need < (256 << 20) or not available or need <= available:
+        if need < LARGE_CALL_BYTES:
+            return None
+        if available is None:
+            available = available_memory()
+        if not available or need <= available:
             return None
         factor = self.memory_factors.get(check, 5.0)
         return (f"needs about {need / 2**30:.1f} GiB for the {check} ({factor:g} x the "
@@ -190,7 +193,22 @@ def _features_used(params: Mapping[str, Any]) -> dict[str, bool]:
     }
 
 
-def _accelerator(device: str) -> str:
+LARGE_CALL_BYTES = 256 << 20  # a call whose declared temporaries reach this is checked first
+
+
+def available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (None where there is none)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def accelerator(device: str) -> str:
     """'cuda' and 'gpu' name the same thing: each framework's accelerator."""
     return "gpu" if device in ("cuda", "gpu") else device
 
