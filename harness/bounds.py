@@ -82,12 +82,12 @@ class _Rows:
 
 
 def _softmax_stats(xm):
-    """t = x - max, p = softmax, T = sum_c p_c |t_c| of rows of logits (float64)."""
+    """t = x - max (a non-finite max taken as 0) and p = softmax(x), of rows of logits (float64)."""
     m = np.max(np.where(np.isfinite(xm), xm, -np.inf), axis=-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
     t = xm - m
-    p = np.exp(t) / np.exp(t).sum(-1, keepdims=True)
-    return t, p
+    e = np.exp(t)
+    return t, e / e.sum(-1, keepdims=True)
 
 
 def _log2(n):
@@ -175,10 +175,11 @@ def grad_bound_blocks(x, label, weight, kw, dtype, grad_output=None):
 
 def grad_bound(x, label, weight, kw, dtype, grad_output=None):
     """Per-element bound for the gradient with respect to the input (the shape of the input)."""
-    rows = _Rows(x, label, weight, kw)
+    gb = GradBound(x, label, weight, kw, dtype, grad_output)
+    rows = gb.rows
     out = np.empty((rows.P, rows.C))
-    for s, e, b in grad_bound_blocks(x, label, weight, kw, dtype, grad_output):
-        out[s:e] = b
+    for s, e in rows.ranges():
+        out[s:e] = gb.block(s, e)
     return np.moveaxis(out.reshape(rows.pos_shape + (rows.C,)), -1, kw["axis"])
 
 

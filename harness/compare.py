@@ -145,11 +145,11 @@ class _Accumulator:
         abs_f = np.where(finite_both, abs_err, 0.0)
         rel_f = np.where(finite_both & (expected != 0), rel_err,
                          np.where(finite_both & (abs_f > 0), np.inf, 0.0))
-        first = self.n == 0
         self.n += expected.size
-        self.max_abs = float(abs_f.max()) if first else max(self.max_abs, float(abs_f.max()))
-        self.max_ulp = float(ulps.max()) if first else max(self.max_ulp, float(ulps.max()))
-        self.max_rel = float(rel_f.max()) if first else max(self.max_rel, float(rel_f.max()))
+        # all three are >= 0 and never NaN (non-finite pairs count 0), so 0.0 starts them
+        self.max_abs = max(self.max_abs, float(abs_f.max()))
+        self.max_ulp = max(self.max_ulp, float(ulps.max()))
+        self.max_rel = max(self.max_rel, float(rel_f.max()))
 
         def at(i):
             return (offset + i, float(got[i]), float(expected[i]), float(bound[i]), float(ulps[i]))

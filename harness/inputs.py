@@ -75,7 +75,7 @@ def streamable(p: dict) -> bool:
             and p["label"] != "soft" and p["invalid"] is None)
 
 
-def _streamed_logits(rng, p, hard, spill: str | None, case_id: str) -> np.ndarray:
+def _streamed_logits(rng, p, hard, spill: str | None) -> np.ndarray:
     """`round_to_dtype(x)` of the whole-array path, block by block: the generator's stream is the
     same whether it is drawn at once or in consecutive pieces (tests/test_large.py checks it)."""
     shape, dtype = tuple(p["shape"]), p["dtype"]
@@ -113,11 +113,7 @@ def generate_inputs(p: dict, case_id: str, spill: str | None = None,
     """Build the arrays of one case (`p`: the case parameters from the grid). With `spill` (a
     directory), large logits are written to a file there and returned as a memory map of it."""
     rng = np.random.default_rng(case_seed(case_id))
-    shape, axis, dtype = tuple(p["shape"]), p["axis"] % len(p["shape"]), p["dtype"]
-    C = shape[axis]
-    pos_shape = shape[:axis] + shape[axis + 1:]
-    bad = p["invalid"]
-    rows = int(np.prod(pos_shape, dtype=np.int64))
+    shape, axis, dtype, C, pos_shape, rows = _layout(p)
 
     # labels first: the logits distributions make the labelled class confident
     hard = rng.integers(0, max(C, 1), size=pos_shape, dtype=np.int64)
@@ -128,10 +124,10 @@ def generate_inputs(p: dict, case_id: str, spill: str | None = None,
 
     if not logits and streamable(p):
         x = np.broadcast_to(np.zeros((), fmt(dtype).carrier), shape)
-        return _finish(rng, p, x, hard, shape, axis, dtype, C, pos_shape, rows, bad)
+        return _finish(rng, p, x, hard)
     if streamable(p) and C and rows and 8 * rows * C >= STREAM_BYTES:
-        x = _streamed_logits(rng, p, hard, spill, case_id)
-        return _finish(rng, p, x, hard, shape, axis, dtype, C, pos_shape, rows, bad)
+        x = _streamed_logits(rng, p, hard, spill)
+        return _finish(rng, p, x, hard)
     x = rng.standard_normal(shape)
     if p["dist"] == "large":
         x *= LARGE_SCALE[dtype]
@@ -150,11 +146,20 @@ def generate_inputs(p: dict, case_id: str, spill: str | None = None,
                 probs = probs / probs.sum(axis=axis, keepdims=True)
             x = probs
     x = round_to_dtype(x, dtype)
-    return _finish(rng, p, x, hard, shape, axis, dtype, C, pos_shape, rows, bad)
+    return _finish(rng, p, x, hard)
 
 
-def _finish(rng, p, x, hard, shape, axis, dtype, C, pos_shape, rows, bad) -> CaseData:
+def _layout(p: dict):
+    """(shape, class axis >= 0, dtype, C, shape of the positions, number of positions)."""
+    shape, axis = tuple(p["shape"]), p["axis"] % len(p["shape"])
+    pos_shape = shape[:axis] + shape[axis + 1:]
+    return shape, axis, p["dtype"], shape[axis], pos_shape, int(np.prod(pos_shape, dtype=np.int64))
+
+
+def _finish(rng, p, x, hard) -> CaseData:
     """Labels, weights and the cotangent, drawn after the logits."""
+    shape, axis, dtype, C, pos_shape, rows = _layout(p)
+    bad = p["invalid"]
     if p["label"] == "soft":
         # no position: no draw (and no C-long alpha; the generator state is the same either way)
         q = (rng.dirichlet(np.ones(C), size=pos_shape) if C and rows

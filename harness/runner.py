@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
@@ -37,10 +38,7 @@ from harness.verdicts import CRASH, Verdict, judge
 
 def is_large(case: Case) -> bool:
     """Logits of STREAM_BYTES or more as float64: run alone, one worker at a time, streamed."""
-    n = 1
-    for d in case.params["shape"]:
-        n *= int(d)
-    return 8 * n >= STREAM_BYTES
+    return 8 * math.prod(case.params["shape"]) >= STREAM_BYTES
 
 
 @dataclass
@@ -68,10 +66,9 @@ class StreamedGrad:
 
     def blocks_of_values(self):
         """The reference gradient's blocks `(s, e, block)` (validated when called)."""
-        d = self.ref.data
         x, label, w = self.ref._args()
-        g = None if d.grad_output is None else d.grad_output.astype(np.float64)
-        return reference.cross_entropy_grad_blocks(x, label, w, **d.ref_kwargs, grad_output=g,
+        return reference.cross_entropy_grad_blocks(x, label, w, **self.ref.data.ref_kwargs,
+                                                   grad_output=self.ref._cotangent(),
                                                    conventions=self.conventions)
 
     def same_as(self, other: "StreamedGrad") -> bool:
@@ -82,13 +79,11 @@ class StreamedGrad:
         return True
 
     def blocks(self):
-        d, kw = self.ref.data, self.ref.data.ref_kwargs
         x, label, w = self.ref._args()
-        g = None if d.grad_output is None else d.grad_output.astype(np.float64)
         dtype = self.ref.case.params["dtype"]
-        values = self.blocks_of_values()
-        limits = bounds.GradBound(x, label, w, kw, dtype, g)
-        for s, e, exp_b in values:  # the reference's blocks; the bound of the same rows
+        limits = bounds.GradBound(x, label, w, self.ref.data.ref_kwargs, dtype,
+                                  self.ref._cotangent())
+        for s, e, exp_b in self.blocks_of_values():  # the bound of the reference's own blocks
             bound_b = limits.block(s, e)
             if self.conventions:
                 bound_b = bounds.convention_grad_bound(bound_b, exp_b, -1, dtype)
@@ -118,6 +113,10 @@ class CaseReference:
         w = None if d.weight is None else d.weight.astype(np.float64)
         return d.x, d.label, w  # the reference and the bounds widen x block by block
 
+    def _cotangent(self):
+        g = self.data.grad_output
+        return None if g is None else g.astype(np.float64)
+
     def value(self, check: str, conventions: tuple[str, ...] = ()):
         if check == "none" and self.data.ref_kwargs["reduction"] == "none":
             check = "forward"  # the same computation: do it once
@@ -134,10 +133,9 @@ class CaseReference:
                     out = StreamedGrad(self, conventions)
                     out.blocks_of_values()  # validates now (the blocks come when compared)
                 else:
-                    g = None if self.data.grad_output is None else self.data.grad_output.astype(
-                        np.float64)
                     out = reference.cross_entropy_grad(x, label, w, **self.data.ref_kwargs,
-                                                       grad_output=g, conventions=conventions)
+                                                       grad_output=self._cotangent(),
+                                                       conventions=conventions)
             except Exception as e:  # noqa: BLE001 - judged per result, never fatal to the run
                 out = e
             self._cache[key] = out
@@ -162,8 +160,7 @@ class CaseReference:
                 self._cache[key] = None  # StreamedGrad computes it with the values
                 return None
             else:
-                g = None if self.data.grad_output is None else self.data.grad_output.astype(np.float64)
-                b = bounds.grad_bound(x, label, w, kw, dtype, g)
+                b = bounds.grad_bound(x, label, w, kw, dtype, self._cotangent())
                 if conventions:
                     b = bounds.convention_grad_bound(b, self.value(check, conventions),
                                                      kw["axis"], dtype)
@@ -305,14 +302,14 @@ class Engine:
             else:
                 if current is None:
                     current = self._launch(batch)
-                    self._warm(current)
+                    self._warm(current[1])
                 ahead = None  # batch k+1 goes to the workers before batch k is judged
                 if i + 1 < len(batches) and not batches[i + 1][1]:
                     ahead = self._launch(batches[i + 1][0])
                 out = self._judge_batch(current, on_verdict, keep_outputs)
                 current = ahead
                 if current is not None:
-                    self._warm(current)
+                    self._warm(current[1])
             verdicts += out
             done += len(batch)
             if on_batch:
@@ -339,20 +336,25 @@ class Engine:
 
     def _share(self, arrays: dict, files: list[str]) -> dict:
         """Arrays large enough to travel as files are written to one file now, mapped by every
-        worker, instead of one file per worker (their names are added to `files`)."""
+        worker, instead of one file per worker. The parent's files (those written here and the
+        logits already generated into the spill directory) are added to `files`, removed once
+        the case is judged."""
         from harness.ipc import SPILL_BYTES
 
         out = {}
         for k, a in arrays.items():
-            if self.spill and a.nbytes >= SPILL_BYTES and a.size and mapped_file(a) is None:
+            path = mapped_file(a)
+            if path is None and self.spill and a.nbytes >= SPILL_BYTES and a.size:
                 a = spill_array(self.spill, a.dtype, a.shape, a)
-                files.append(os.fspath(a.filename))
+                path = os.fspath(a.filename)
+            if path is not None and self.spill and path.startswith(self.spill):
+                files.append(path)
             out[k] = a
         return out
 
-    def _warm(self, launched) -> None:
+    def _warm(self, refs: list[CaseReference]) -> None:
         t0 = time.perf_counter()
-        for r in launched[1]:
+        for r in refs:
             r.warm()
         self.timing.reference += time.perf_counter() - t0
 
@@ -400,9 +402,6 @@ class Engine:
         shared: list[str] = []
         item = WorkItem({**data.worker_params, "case_id": case.id},
                         self._share(data.arrays(), shared), case.checks)
-        x_file = mapped_file(data.x) if isinstance(data.x, np.ndarray) else None
-        if x_file:
-            shared.append(x_file)
         self.timing.generation += time.perf_counter() - t0
         out: list[Verdict] = []
         try:
@@ -411,7 +410,7 @@ class Engine:
                 st.worker.send([item])
                 t_sent = time.perf_counter()
                 if k == 0:
-                    self._warm(((case,), (ref,), ()))
+                    self._warm([ref])
                 tr = time.perf_counter()
                 (res,) = list(st.worker.receive())
                 self.timing.transfer_and_wait += (t_sent - tw) + (time.perf_counter() - tr)
@@ -423,7 +422,7 @@ class Engine:
                     res = None  # unmapped before the next framework writes its result
                 self.timing.comparison += time.perf_counter() - tc
         finally:
-            self._remove([p for p in shared if self.spill and p.startswith(self.spill)])
+            self._remove(shared)
         return out
 
     def _remove_results(self, res, keep) -> None:
