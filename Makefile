@@ -31,11 +31,7 @@ test: $(STAMP)
 OLD_PADDLE ?= 3.2.2
 ALT_VENV   := .venv-alt/paddle-$(OLD_PADDLE)
 
-$(ALT_VENV)/.installed:
-	$(PYTHON) -m venv $(ALT_VENV)
-	$(ALT_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(ALT_VENV)/bin/python -m pip install --quiet 'paddlepaddle==$(OLD_PADDLE)'
-	@touch $@
+$(ALT_VENV)/.installed: ALT_PACKAGE = paddlepaddle==$(OLD_PADDLE)
 
 upgrade-demo: $(STAMP) $(ALT_VENV)/.installed
 	$(PY) -m harness run --frameworks paddle,paddle@$(OLD_PADDLE) \
@@ -45,10 +41,13 @@ upgrade-demo: $(STAMP) $(ALT_VENV)/.installed
 OLD_TF    ?= 2.20.0
 ALT_TF    := .venv-alt/tf-$(OLD_TF)
 
-$(ALT_TF)/.installed:
-	$(PYTHON) -m venv $(ALT_TF)
-	$(ALT_TF)/bin/python -m pip install --quiet --upgrade pip
-	$(ALT_TF)/bin/python -m pip install --quiet 'tensorflow-cpu==$(OLD_TF)'
+$(ALT_TF)/.installed: ALT_PACKAGE = tensorflow-cpu==$(OLD_TF)
+
+## One virtualenv per other version, holding only that framework (ALT_PACKAGE, set per target).
+.venv-alt/%/.installed:
+	$(PYTHON) -m venv $(@D)
+	$(@D)/bin/python -m pip install --quiet --upgrade pip
+	$(@D)/bin/python -m pip install --quiet '$(ALT_PACKAGE)'
 	@touch $@
 
 upgrade-demo-tf: $(STAMP) $(ALT_TF)/.installed

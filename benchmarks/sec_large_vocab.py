@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from benchmarks.lib import gib, meminfo, table, wait_for_quiet

@@ -267,14 +267,6 @@ def read_document(path: str | Path, role: str) -> tuple[dict, bytes]:
     return doc, raw
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` atomically: a temporary file in the same folder, fsync, os.replace.
-    Keeps the permissions of the file it replaces (0644 for a new one)."""
-    from harness.report import atomic_write  # the one atomic writer of the project
-
-    atomic_write(path, data)
-
-
 # --------------------------------------------------------------------------------------------------
 # Comparison
 
@@ -644,8 +636,10 @@ def _update(args) -> int:
             note = f"the previous baseline was not usable, replaced: {str(e).splitlines()[0]}"
     else:
         note = f"no previous baseline at {args.baseline}; created it"
+    from harness.report import atomic_write  # the project's one atomic writer
+
     try:
-        atomic_write_bytes(base_path, raw)
+        atomic_write(base_path, raw)
     except OSError as e:
         raise GateError(f"baseline {args.baseline}: cannot write: {e.strerror or e}") from None
     title = f"xent-parity gate --update: baseline {args.baseline} <- {args.results}"

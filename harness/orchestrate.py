@@ -14,7 +14,6 @@ the grid grows; `merge` combines shard results into files identical to an unshar
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import signal
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from harness import report
 from harness.cases import Case
+from harness.inputs import case_seed
 from harness.runner import AdapterSpec, Engine, grid_hash
 
 PARTIAL = ".partial.jsonl"
@@ -56,7 +56,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def shard_of(case_id: str, n: int) -> int:
-    return int.from_bytes(hashlib.sha256(case_id.encode()).digest()[:8], "little") % n
+    return case_seed(case_id) % n  # the same 64-bit hash of the ID that seeds its inputs
 
 
 def make_plan(grids: list[str], cases: list[Case], shard: tuple[int, int] | None) -> Plan:

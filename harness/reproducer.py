@@ -11,6 +11,7 @@ from the case seed with numpy alone, the same draws in the same order as `harnes
 from __future__ import annotations
 
 import base64
+import math
 import zlib
 
 import numpy as np
@@ -58,7 +59,7 @@ def regeneration_source(params: dict, case_id: str) -> str:
                      f"{params['ignore_index']}")
     lines += [f"x = np.empty({shape}, dtype=np.{carrier})",
               f"rows, target = x.reshape(-1, {C}), np.clip(hard.reshape(-1), 0, {C - 1})",
-              f"for s in range(0, len(rows), 512):  # blocks of rows: the same stream as one draw",
+              "for s in range(0, len(rows), 512):  # blocks of rows: the same stream as one draw",
               f"    z = rng.standard_normal((min(512, len(rows) - s), {C}))"]
     if params["dist"] == "large":
         lines.append(f"    z *= {LARGE_SCALE[dtype]!r}")
@@ -99,10 +100,7 @@ def array_literal(a: np.ndarray | None) -> str:
 
 def regenerates(params: dict) -> bool:
     """Whether a reproducer of `params` regenerates its inputs instead of embedding them."""
-    n = 1
-    for d in params["shape"]:
-        n *= int(d)
-    return streamable(params) and 4 * n >= EMBED_LIMIT
+    return streamable(params) and 4 * math.prod(params["shape"]) >= EMBED_LIMIT
 
 
 def reproducer(case_id: str, data: CaseData, adapter_ref: str, check: str, version: str = "",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import gate, report
+from harness import report
 from harness.cli import main
 from harness.gate import add_gate_parser, cmd_gate, main_gate
 

@@ -2,7 +2,6 @@
 resumes to the same final files without recomputing finished cases."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -1,6 +1,5 @@
 """Case files as pytest items, and the strict expectations."""
 
-import shutil
 import textwrap
 from pathlib import Path
 

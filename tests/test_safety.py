@@ -6,9 +6,9 @@
 - YAML python tags and pickled "results" fail cleanly and execute nothing.
 - A third-party adapter module is imported only when it is named (or run by default), and a broken
   one cannot take the command line down.
-- Every write under the output folder goes through `harness.report.atomic_write` (or the gate's
-  `atomic_write_bytes`): a crash in the middle of a write leaves the previous file intact and no
-  temporary file behind.
+- Every write under the output folder goes through `harness.report.atomic_write` (text or bytes;
+  the gate's baseline too): a crash in the middle of a write leaves the previous file intact and
+  no temporary file behind.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 import harness.adapters as adapters_mod
-from harness import gate, report
+from harness import report
 from harness.cases import CaseFileError, load_case_file
 from harness.cli import main
 from harness.expectations import load_expectations
@@ -41,7 +41,7 @@ BANNED_MODULES = {"pickle", "cPickle", "_pickle", "marshal", "shelve", "dill", "
 SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}
 # where a file may be written: the atomic writers, and the checkpoint (an append-only log in the
 # output folder, by design: each batch is appended and fsynced; see harness/orchestrate.py)
-WRITERS = {("harness/report.py", "atomic_write"), ("harness/gate.py", "atomic_write_bytes"),
+WRITERS = {("harness/report.py", "atomic_write"),
            ("harness/orchestrate.py", "Checkpoint.__init__"),
            ("harness/orchestrate.py", "Checkpoint.add"),
            ("harness/worker.py", "_serve"),  # the protocol pipe (a dup of fd 1), not a file
@@ -362,13 +362,13 @@ def _fail_replace(monkeypatch, exc=OSError, when=lambda dst: True):
     monkeypatch.setattr(os, "replace", replace)
 
 
-@pytest.mark.parametrize("writer", ["report", "gate"])
+@pytest.mark.parametrize("writer", ["text", "bytes"])
 @pytest.mark.parametrize("exc", [OSError, KeyboardInterrupt])
 def test_a_crash_mid_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path, monkeypatch,
                                                                            writer, exc):
     target = tmp_path / "reports" / "results.json"
-    write = (lambda p, s: report.atomic_write(p, s)) if writer == "report" else (
-        lambda p, s: gate.atomic_write_bytes(p, s.encode()))
+    write = (lambda p, s: report.atomic_write(p, s)) if writer == "text" else (
+        lambda p, s: report.atomic_write(p, s.encode()))
     write(target, "previous\n")
     os.chmod(target, 0o640)
     _fail_replace(monkeypatch, exc)
@@ -397,14 +397,11 @@ def test_a_crash_while_writing_the_temporary_leaves_nothing_behind(tmp_path, mon
         "report.md"]
 
 
-@pytest.mark.parametrize("writer", ["report", "gate"])
-def test_new_report_files_are_readable_by_others(tmp_path, writer):
+@pytest.mark.parametrize("data", ["{}", b"{}"])
+def test_new_report_files_are_readable_by_others(tmp_path, data):
     """mkstemp creates 0600 files; a new report must not stay private to the writer."""
     target = tmp_path / "new.json"
-    if writer == "report":
-        report.atomic_write(target, "{}")
-    else:
-        gate.atomic_write_bytes(target, b"{}")
+    report.atomic_write(target, data)
     assert target.stat().st_mode & 0o044 == 0o044, oct(target.stat().st_mode)
 
 
@@ -436,7 +433,7 @@ def test_every_file_of_a_run_is_written_by_an_atomic_writer(tmp_path, monkeypatc
     by = dict(written)
     for p in files:
         assert p in by, f"{p} was written without an atomic replace"
-        assert by[p] in ("atomic_write", "atomic_write_bytes"), (p, by[p])
+        assert by[p] == "atomic_write", (p, by[p])
 
 
 @pytest.mark.parametrize("failing", ["results.json", "report.md", ".png"])

@@ -36,8 +36,9 @@ from __future__ import annotations
 import os
 
 from harness.adapters.base import COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention
-from harness.adapters.tf_adapter import (NN_OPS, CodeRunner, configure_tensorflow, finish_lines,
-                                         input_lines, output_from, tensorflow_header)
+from harness.adapters.tf_adapter import (NN_OPS, TF_MEMORY_FACTORS, CodeRunner,
+                                         configure_tensorflow, finish_lines, input_lines,
+                                         output_from, tensorflow_header)
 
 LOSS_PY = "https://github.com/keras-team/keras/blob/master/keras/src/losses/loss.py"
 LOSSES_PY = "https://github.com/keras-team/keras/blob/master/keras/src/losses/losses.py"
@@ -132,10 +133,7 @@ class KerasAdapter(Adapter):
                   "reduction_none": NATIVE, "reduction_sum": NATIVE, "reduction_mean": NATIVE},
         devices=("cpu", "gpu"),
     )
-    # measured on 8192 x 128000 float32 (benchmarks/FINDINGS.md, section 5): the worker's own
-    # memory passed 5.1x the input during the forward alone before it was stopped, so these are
-    # lower bounds; a case that needs more than the machine has is unsupported, not a killed worker
-    memory_factors = {"forward": 6.0, "grad": 8.0}
+    memory_factors = TF_MEMORY_FACTORS  # measured with tf.nn's
     conventions = (
         DocumentedConvention(
             "empty-mean-zero", LOSS_PY,

@@ -32,6 +32,8 @@ is declared unsupported: a reduction name (optax has no `reduction`), a weight t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
@@ -268,10 +270,7 @@ class OptaxAdapter(Adapter):
         padded = 8
         while padded < n:
             padded *= 2
-        elements = 1
-        for k in shape:
-            elements *= int(k)
-        if not n or padded == n or elements // n * padded > (1 << 24):
+        if not n or padded == n or math.prod(shape) // n * padded > (1 << 24):
             return None  # large inputs are not padded: up to twice the memory and the time
         return d, n, padded
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.adapters.base import NATIVE, Adapter, Capabilities, DocumentedConvention, Output
+from harness.adapters.base import (NATIVE, Adapter, Capabilities, DocumentedConvention, Output,
+                                   accelerator)
 
 TAG = "https://github.com/PaddlePaddle/Paddle/blob/v3.3.1"
 LOSS = f"{TAG}/python/paddle/nn/functional/loss.py"
@@ -96,7 +97,7 @@ class PaddleAdapter(Adapter):
         import paddle
 
         self.paddle = paddle
-        self.place = "gpu" if self.device in ("cuda", "gpu") else self.device
+        self.place = accelerator(self.device)
         flags = {"device": str(paddle.set_device(self.place))}
         # One CPU math thread (there is no public paddle.set_num_threads in 3.3.1).
         paddle.set_flags({"FLAGS_paddle_num_threads": 1, "FLAGS_use_onednn": False})
@@ -114,7 +115,7 @@ class PaddleAdapter(Adapter):
         return flags
 
     def unsupported_reason(self, params):
-        if self.device in ("gpu", "cuda") and params["dtype"] in GPU_ONLY_DTYPES:
+        if accelerator(self.device) == "gpu" and params["dtype"] in GPU_ONLY_DTYPES:
             # GPU kernels exist for half precision: check everything else as for float32.
             return super().unsupported_reason({**params, "dtype": "float32"})
         # Not marked unsupported on purpose (paddle raises, which is reported as `error`):
@@ -175,7 +176,7 @@ class PaddleAdapter(Adapter):
             "import numpy as np",
             "import paddle",
             "import paddle.nn.functional as F",
-            f"paddle.set_device({'gpu' if self.device in ('cuda', 'gpu') else self.device!r})",
+            f"paddle.set_device({accelerator(self.device)!r})",
             f"xt = paddle.to_tensor(x).astype({dt!r})",
             f"xt.stop_gradient = {not grad}",
             f"lt = paddle.to_tensor(label).astype({dt!r} if label.dtype.kind == 'f' else 'int64')",

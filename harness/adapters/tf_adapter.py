@@ -197,6 +197,13 @@ def _source(params, check: str) -> str:
     return "\n".join(finish_lines(params, check, pre, body)) + "\n"
 
 
+# Measured on 8192 x 128000 float32 (benchmarks/FINDINGS.md, section 5) for tf.nn and keras: the
+# worker's own memory passed 5.1x the input during the forward alone before it was stopped, so
+# these are lower bounds; a case that needs more than the machine has is unsupported, not a
+# killed worker.
+TF_MEMORY_FACTORS = {"forward": 6.0, "grad": 8.0}
+
+
 class CodeRunner:
     """Executes generated source (the same as `snippet`'s) with tf and the arrays in scope."""
 
@@ -237,10 +244,7 @@ class TfNnAdapter(Adapter):
         },
         devices=("cpu", "gpu"),
     )
-    # measured on 8192 x 128000 float32 (benchmarks/FINDINGS.md, section 5): the worker's own
-    # memory passed 5.1x the input during the forward alone before it was stopped, so these are
-    # lower bounds; a case that needs more than the machine has is unsupported, not a killed worker
-    memory_factors = {"forward": 6.0, "grad": 8.0}
+    memory_factors = TF_MEMORY_FACTORS
     conventions = (
         DocumentedConvention(
             "zero-q-neg-inf-nan", NN_OPS,
