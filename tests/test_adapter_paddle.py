@@ -152,9 +152,12 @@ def test_each_declared_convention_shows_on_its_case(run, name):
         # shown on at least one check; a check it does not affect (the all-ignored gradient is
         # zero either way) passes
         shown = [v for v in vs if v.verdict == "divergent" and name in v.convention.split("+")]
-        # (the other check may show a companion convention of the same case)
-        assert shown and all(v in shown or v.verdict in ("pass", "divergent") for v in vs), [
-            v.explain() for v in vs]
+        # (the other check may show a companion convention of the same case, one paddle declares)
+        declared = {c.name for c in PaddleAdapter.conventions}
+        assert shown and all(
+            v in shown or v.verdict == "pass"
+            or (v.verdict == "divergent" and set(v.convention.split("+")) <= declared)
+            for v in vs), [v.explain() for v in vs]
     else:
         # the reference cannot compute it yet: paddle must still visibly differ from canonical
         assert any(v.verdict == "mismatch" for v in vs), [v.explain() for v in vs]

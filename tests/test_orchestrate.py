@@ -2,6 +2,7 @@
 resumes to the same final files without recomputing finished cases."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -31,8 +32,18 @@ def test_shard_parsing_and_split_are_stable():
     for bad in ("0/3", "4/3", "x", "1/0", "2"):
         with pytest.raises(ValueError):
             parse_shard(bad)
-    assert shard_of("hard-mean-w=none-ii=-100-ax=-1-f32-6x5", 7) == shard_of(
-        "hard-mean-w=none-ii=-100-ax=-1-f32-6x5", 7)
+    # the split is a fixed function of the ID (not of the process: hash() is salted per process),
+    # and it spreads a grid over every shard
+    from harness.cases import load_cases
+
+    ids = [c.id for c in load_cases(["cases/default.yaml"])]
+    code = ("from harness.orchestrate import shard_of; import sys; "
+            "print([shard_of(i, 7) for i in sys.argv[1:]])")
+    here = [shard_of(i, 7) for i in ids[:50]]
+    there = subprocess.run([sys.executable, "-c", code, *ids[:50]], capture_output=True,
+                           text=True, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "123"})
+    assert there.stdout.strip() == str(here), there.stderr
+    assert {shard_of(i, 7) for i in ids} == set(range(7))
 
 
 def test_merged_shards_equal_the_unsharded_run(tmp_path):

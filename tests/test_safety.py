@@ -445,6 +445,7 @@ def test_a_run_that_crashes_while_writing_keeps_the_previous_reports(tmp_path, m
     args = ["run", str(grid), "--frameworks", "numpy", "--out", str(out), "--expectations", ""]
     assert main(args) == 0
     before = _outputs(out)
+    assert any(n.endswith(failing) for n in before), sorted(before)  # the write to break exists
     _fail_replace(monkeypatch, when=lambda dst: dst.name.endswith(failing))
     if failing == ".png":  # a figure is never worth the report: skipped, the rest written
         assert main(args) == 0
