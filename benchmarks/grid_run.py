@@ -5,9 +5,9 @@ the Engine's Timing breakdown plus what the breakdown does not show.
         [--frameworks a,b] [--shard K/N] [--timeout S] [--profile PROFILE.txt]
 
 Added to the Timing breakdown (without changing the harness): the interpreter's start-up and
-imports before the run, the time of `finalize` (results.json, figures, report.md: the breakdown
-stored in results.json is serialized before `reporting` is added, so it always reads 0 there), the
-framework-call seconds per adapter (read from each answer as the engine judges it), each worker's
+imports before the run, the whole time of `finalize` (results.json records `reporting` up to the
+figures, before report.md is rendered and the files are written), the framework-call seconds per
+adapter (read from each answer as the engine judges it), each worker's
 CPU seconds and peak RSS and the parent's (from /proc), and optionally a cProfile of the parent.
 """
 

@@ -174,10 +174,6 @@ def _stat(pid: int):
     return int(rest[1]), (int(rest[11]) + int(rest[12])) / _CLK, int(rest[21]) * _PAGE
 
 
-def _hwm(pid: int) -> int:
-    return _status(pid).get("VmHWM", 0)
-
-
 def _status(pid: int) -> dict[str, int]:
     """The kB fields of /proc/PID/status, in bytes (VmHWM: peak RSS, file pages included;
     RssAnon: the process's own memory now, without the shared file pages it maps)."""

@@ -207,9 +207,9 @@ def render_overhead(res: dict) -> str:
               "`transfer_and_wait` is the parent sending a batch and waiting for each worker's "
               "answers; `framework_calls` sums the seconds every worker spent in its adapter's "
               "calls, so with several workers at once it can exceed the wall time; `reporting` is "
-              "measured around `finalize` (the breakdown stored in results.json reads "
-              f"{s['stored_breakdown'].get('reporting')} because it is serialized before "
-              "`reporting` is added).", ""]
+              "measured around `finalize` (results.json records "
+              f"{s['stored_breakdown'].get('reporting')} s: up to the figures, before report.md "
+              "is rendered and the files written).", ""]
     rows = [[fw, f"{t:.2f}", s["calls"].get(fw, 0)] for fw, t in
             sorted(s["busy_s"].items(), key=lambda kv: -kv[1])]
     lines += [table(["adapter", "framework-call seconds", "calls"], rows), ""]
