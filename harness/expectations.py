@@ -10,8 +10,9 @@
       reason: torch weights soft labels per class and divides the mean by N
       link: https://pytorch.org/docs/stable/generated/torch.nn.functional.cross_entropy.html
 
-A result that matches an entry's selectors must have exactly the expected verdict (and convention):
-then it is an expected failure. If it has another verdict (say the framework fixed it and now
+A result that matches an entry's selectors must have exactly the expected verdict (and convention,
+which may be any of the sets that fit the result: harness.verdicts.same_outcome): then it is an
+expected failure. If it has another verdict (say the framework fixed it and now
 passes), the test fails, so the change is seen. An entry that matches no result is reported.
 """
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cases import CaseFileError, _show, load_yaml
-from harness.verdicts import DIVERGENT, VERDICTS
+from harness.verdicts import DIVERGENT, VERDICTS, same_outcome
 
 KEYS = {"case", "framework", "check", "verdict", "convention", "reason", "link"}
 REQUIRED = ("case", "framework", "verdict", "reason", "link")
@@ -45,8 +46,14 @@ class Expectation:
         return (framework == self.framework and self.check in ("any", check)
                 and any(fnmatch.fnmatchcase(case_id, p) for p in patterns))
 
-    def accepts(self, verdict: str, convention: str | None) -> bool:
-        return verdict == self.verdict and (self.convention is None or convention == self.convention)
+    def accepts(self, verdict: str, convention: str | None, fitting=()) -> bool:
+        """Whether a result is the expected outcome: the verdict and, when the entry names one, a
+        convention set among those that fit the result (`fitting`, the chosen one included)."""
+        if verdict != self.verdict:
+            return False
+        if self.convention is None:
+            return True
+        return same_outcome(verdict, self.convention, verdict, [convention, *(fitting or ())])
 
     def describe(self) -> str:
         conv = f" ({self.convention})" if self.convention else ""
@@ -56,8 +63,8 @@ class Expectation:
 
 def load_expectations(path: str | Path) -> list[Expectation]:
     path = str(path)
-    if not Path(path).exists():
-        return []
+    if not Path(path).is_file():
+        raise CaseFileError(f"{path}: no such expectations file")
     doc = load_yaml(path)
     if doc is None:
         return []

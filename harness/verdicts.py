@@ -10,6 +10,19 @@
 - values within the bound of the reference under a convention the adapter documents: `divergent`,
   with the convention named;
 - otherwise `mismatch`, with the figures against the canonical reference.
+
+Attribution does not depend on rounding. Two conventions can explain one result equally well (a
+clip-then-renormalise and a renormalise-then-clip where nothing needs renormalising): the judge
+tries the smallest sets first, records every set of that size whose reference the result matches
+within its bound (`Verdict.fitting`), and names the first of them in a fixed preference order, the
+adapter's declaration order (sets of two or more: ordered by their members' declaration order). It
+never picks by the closer fit, since which of two fits is closer is decided by the last bits, which
+differ between CPUs (numpy's float64 exp and log are dispatched to AVX-512 kernels on some
+machines, libm on others). Expectations, pytest and the gate accept any fitting set as the same
+outcome (`same_outcome`).
+
+`ORDER` is the one order of severity, best first; the report, the gate and the expectations all
+use it.
 """
 
 from __future__ import annotations
@@ -24,7 +37,35 @@ from harness.compare import Comparison, compare
 PASS, MISMATCH, DIVERGENT = "pass", "mismatch", "divergent"
 BAD_INPUT, ERROR, UNSUPPORTED, CRASH, TIMEOUT = (
     "bad-input-accepted", "error", "unsupported", "crash", "timeout")
-VERDICTS = (PASS, DIVERGENT, MISMATCH, BAD_INPUT, ERROR, UNSUPPORTED, CRASH, TIMEOUT)
+# The one order of severity, best first: what the gate calls worse, the order of the report's
+# columns and of its discrepancies
+ORDER = (PASS, DIVERGENT, UNSUPPORTED, MISMATCH, BAD_INPUT, ERROR, TIMEOUT, CRASH)
+VERDICTS = ORDER
+RANK = {v: i for i, v in enumerate(ORDER)}
+FAILURE_MODES = frozenset({BAD_INPUT, ERROR, TIMEOUT, CRASH})  # appearing, they always regress
+
+
+def rank(verdict: str) -> int:
+    """The verdict's place in ORDER (an unknown verdict ranks worst)."""
+    return RANK.get(verdict, len(ORDER))
+
+
+def same_outcome(verdict_a: str, conventions_a, verdict_b: str, conventions_b) -> bool:
+    """Whether two results are the same outcome: the same verdict and, for divergent results, a
+    convention set in common (`conventions_*`: the chosen set and every other set that fitted,
+    as '+'-joined names; a bare string or None is one set)."""
+    if verdict_a != verdict_b:
+        return False
+    a, b = _sets(conventions_a), _sets(conventions_b)
+    return not a and not b or bool(a & b)
+
+
+def _sets(conventions) -> set:
+    if conventions is None:
+        return set()
+    if isinstance(conventions, str):
+        return {conventions}
+    return {c for c in conventions if c}
 
 
 @dataclass
@@ -34,6 +75,7 @@ class Verdict:
     check: str  # "forward" or "grad"
     verdict: str
     convention: str | None = None
+    fitting: list[str] = field(default_factory=list)  # every set that fits, the chosen first
     detail: str = ""
     error_behaviour: str | None = None  # for invalid cases: raises, accepts, crashes, hangs
     comparison: Comparison | None = None
@@ -107,8 +149,8 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
         return v
     if c.reason in ("values", "nonfinite", "shape"):
         # the smallest set of conventions that explains the result; among sets of that size, the
-        # closest fit (two conventions can agree on a case, e.g. clip-then-renormalise and
-        # renormalise-then-clip when nothing is clipped). A set of two or more is tried only when
+        # first in the preference order, every fitting one recorded (see the module docstring:
+        # never the closest fit, which the last bits decide). A set of two or more is tried only when
         # one of its members changes this case on its own: the sets grow combinatorially (175
         # for paddle's ten), and most conventions leave a given case as it is. Members that change
         # nothing alone still count inside a set (paddle's assumed-normalised gradient shows only
@@ -124,8 +166,8 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
             return changes[names]
 
         for size, group in _convention_sets(conventions, lambda n: changes_case((n,))):
-            best = None
-            for names in group:
+            fits = []
+            for names in group:  # in the preference order
                 if not changes_case(names):  # the set does not apply to this case
                     continue
                 try:
@@ -133,12 +175,14 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
                                   answer.get("dtype", dtype))
                 except ValueError:
                     continue
-                if c2.ok and (best is None or c2.max_ratio < best[1].max_ratio):
-                    best = (names, c2)
-            if best is not None:
-                names, c2 = best
+                if c2.ok:
+                    fits.append((names, c2))
+            if fits:
+                names, c2 = fits[0]
                 v.verdict, v.convention, v.comparison = DIVERGENT, "+".join(names), c2
-                v.detail = (f"matches convention {'+'.join(names)}, not canonical "
+                v.fitting = ["+".join(n) for n, _ in fits]
+                others = (f"; also fits {', '.join(v.fitting[1:])}" if len(fits) > 1 else "")
+                v.detail = (f"matches convention {'+'.join(names)}, not canonical{others} "
                             f"(canonical: {c.summary()})")
                 return v
     v.verdict = MISMATCH
@@ -163,8 +207,9 @@ def _same(a, b) -> bool:
 
 
 def _convention_sets(names: tuple[str, ...], changes_case=None):
-    """(size, candidate sets): singles, pairs, triples, then all together; beyond singles, only
-    the sets with a member for which `changes_case(name)` holds (every set when it is None)."""
+    """(size, candidate sets): singles, pairs, triples, then all together, each in the preference
+    order (the order of `names`, the adapter's declaration order); beyond singles, only the sets
+    with a member for which `changes_case(name)` holds (every set when it is None)."""
     from itertools import combinations
 
     from reference import CONVENTIONS
