@@ -4,6 +4,12 @@ Order of checks (as numpy.testing): shape, then dtype, then NaN/inf positions, t
 a per-element bound (see harness.bounds). Errors are measured in absolute terms, relative terms and
 ULPs of the case dtype at the reference value.
 
+The expected value of an element whose exact value overflows the case dtype is the correctly
+rounded one: infinity of its sign (a float16 sum of 74540 is inf). Where the bound reaches the
+overflow threshold, both the finite value within the bound and infinity are accepted. A
+comparison that fails on its NaN/inf pattern has `max_ratio` inf: beyond the bound, in every
+figure and table.
+
 >>> c = compare(np.array([1.0, 2.0], np.float32), np.array([1.0, 2.0]), np.array([1e-7, 1e-7]),
 ...             "float32", "float32")
 >>> c.ok, c.max_ulp
@@ -16,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from harness.dtypes import ulp, ulp_distance
+from harness.dtypes import fmt, ulp, ulp_distance
 
 
 @dataclass
@@ -126,7 +132,7 @@ class _Accumulator:
         self.dtype = dtype
         self.n = 0
         self.max_abs = self.max_ulp = self.max_rel = self.max_ratio = 0.0
-        self.n_pattern = self.n_bad = 0
+        self.n_pattern = self.n_bad = self.n_overflow = 0
         self.first_pattern = None  # (flat index, got, expected, bound, ulps)
         self.worst = None  # the same at the largest ratio (first occurrence)
 
@@ -134,6 +140,7 @@ class _Accumulator:
         if not expected.size:
             return
         got = np.asarray(got, dtype=np.float64)
+        expected = self._rounded(got, expected, bound)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             abs_err = np.abs(got - expected)
             rel_err = abs_err / np.abs(expected)
@@ -166,11 +173,34 @@ class _Accumulator:
         if self.worst is None or r > self.max_ratio or (np.isnan(r) and not np.isnan(self.max_ratio)):
             self.max_ratio, self.worst = r, at(i)
 
+    def _rounded(self, got, expected, bound):
+        """`expected` with the values that overflow the dtype replaced by infinity (and, where
+        the bound reaches the threshold, by the framework's own infinity)."""
+        limit = fmt(self.dtype).overflow
+        if not np.isfinite(limit):
+            return expected
+        with np.errstate(invalid="ignore", over="ignore"):
+            a = np.abs(expected)
+            reach = np.isfinite(expected) & (a + bound >= limit)
+        if not reach.any():
+            return expected
+        over = reach & (a >= limit)
+        inf_ok = reach & np.isinf(got) & (np.sign(got) == np.sign(expected))
+        with np.errstate(invalid="ignore", over="ignore"):
+            finite_ok = over & np.isfinite(got) & (np.abs(got - expected) <= bound)
+        self.n_overflow += int(over.sum())
+        out = np.where(over & ~finite_ok, np.copysign(np.inf, expected), expected)
+        return np.where(inf_ok, got, out)
+
     def finish(self, c: Comparison, dtype_got: str, index) -> Comparison:
         c.max_abs, c.max_ulp, c.max_rel = self.max_abs, self.max_ulp, self.max_rel
         worst = None
+        if self.n_overflow:
+            c.notes.append(f"{self.n_overflow} element{'s' * (self.n_overflow != 1)} overflow "
+                           f"{self.dtype}: expected the correctly rounded infinity")
         if self.n_pattern:
             c.reason, c.n_bad = "nonfinite", self.n_pattern
+            c.max_ratio = float("inf")  # beyond the bound, whatever the finite elements did
             worst = self.first_pattern
         else:
             c.max_ratio = self.max_ratio

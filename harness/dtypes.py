@@ -28,6 +28,14 @@ class FloatFormat:
         return 2.0 ** (-self.digits)
 
     @property
+    def overflow(self) -> float:
+        """The smallest magnitude that rounds to infinity (round to nearest even): the largest
+        finite value plus half its ULP; inf for float64, whose reference cannot exceed it."""
+        if self.digits >= 53:
+            return float("inf")
+        return (2.0 - 2.0 ** -self.digits) * 2.0 ** self.emax
+
+    @property
     def tiny_ulp(self) -> float:
         """The spacing of subnormals: the smallest ULP of the format."""
         return 2.0 ** (self.emin - self.digits + 1)

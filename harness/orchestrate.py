@@ -250,10 +250,7 @@ def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
     from harness.reproducer import regenerates, reproducer
 
     repro = {}
-    worst = [r for r in doc["results"] if r["verdict"] not in ("pass", "unsupported", "divergent")]
-    worst.sort(key=lambda r: (report.SEVERITY.get(r["verdict"], 9), -report._ratio(r), r["case"],
-                              r["framework"], r["check"]))
-    for r in worst[:top]:
+    for r in report.worst_records(doc["results"])[:top]:
         try:
             ref = resolve(r["framework"])[1]
         except ValueError:
@@ -291,7 +288,8 @@ def apply_expectations(path: str | None, records: list[dict]) -> dict:
             continue
         e.matched += 1
         r["expectation"] = {"verdict": e.verdict, "convention": e.convention, "reason": e.reason,
-                            "link": e.link, "holds": e.accepts(r["verdict"], r["convention"])}
+                            "link": e.link,
+                            "holds": e.accepts(r["verdict"], r["convention"], r.get("fitting"))}
     frameworks = {r["framework"] for r in records}
     return {"file": path, "entries": len(exps),
             "unmatched": [e.describe() for e in exps if not e.matched and e.framework in frameworks],
@@ -304,6 +302,15 @@ def convention_catalogue() -> dict:
 
     return {n: {"summary": c.summary, "formula": c.formula, "canonical_formula": c.canonical_formula,
                 "framework": c.framework} for n, c in sorted(CONVENTIONS.items())}
+
+
+def _comparable(env: dict) -> dict:
+    """An environment without what may differ between machines of one kind: the CPU, its
+    dispatch, the kernel's platform string. Shards of one run agree on everything else."""
+    out = {k: v for k, v in env.items() if k not in ("cpu", "platform", "shard_cpus")}
+    out["frameworks"] = {n: {k: v for k, v in fw.items() if k != "dispatch"}
+                         for n, fw in env.get("frameworks", {}).items()}
+    return out
 
 
 def merge(paths: list[Path], out: Path, cases: list[Case], top: int = 15) -> dict:
@@ -321,8 +328,8 @@ def merge(paths: list[Path], out: Path, cases: list[Case], top: int = 15) -> dic
         g = {k: v for k, v in d["grid"].items() if k not in ("shard", "shard_cases")}
         if g != grid:
             raise ValueError(f"{p}: grid {g.get('hash')} differs from {grid.get('hash')}")
-        if d["environment"] != base["environment"]:
-            raise ValueError(f"{p}: environment (versions, flags, platform) differs from {paths[0]}")
+        if _comparable(d["environment"]) != _comparable(base["environment"]):
+            raise ValueError(f"{p}: environment (versions, flags) differs from {paths[0]}")
         if d.get("complete") is False:
             raise ValueError(f"{p}: is a partial run; resume it first")
         shards.add(d["grid"].get("shard"))
@@ -343,9 +350,18 @@ def merge(paths: list[Path], out: Path, cases: list[Case], top: int = 15) -> dic
                                            for d in docs), 4)
                               for k in base["timing"].get("breakdown_s", {})},
               "merged_from": [str(p) for p in paths]}
+    env = dict(base["environment"])
+    cpus = [d["environment"].get("cpu") for d in docs]
+    if any(c != cpus[0] for c in cpus):  # shards from machines of several CPUs: say which
+        env["shard_cpus"] = {str(p): c for p, c in zip(paths, cpus)}
     extra = {k: base[k] for k in ("conventions",) if k in base}
-    extra["expectations"] = apply_expectations(base.get("expectations", {}).get("file"), records)
-    doc = report.results_document(records, base["environment"], grid,
+    exp_file = base.get("expectations", {}).get("file")
+    if exp_file and not Path(exp_file).is_file():  # written on another machine: this one's own
+        from harness.cli import default_expectations
+
+        exp_file = default_expectations(grid.get("files") or [])
+    extra["expectations"] = apply_expectations(exp_file, records)
+    doc = report.results_document(records, env, grid,
                                   [e for d in docs for e in d.get("events", [])], timing, extra)
     write_reports(doc, out, {c.id: c for c in cases}, top)
     return doc

@@ -16,11 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.verdicts import VERDICTS, Verdict
+from harness.verdicts import ORDER, Verdict, rank
 
 FORMAT = "xent-parity-results/1"
-SEVERITY = {"crash": 0, "timeout": 1, "mismatch": 2, "bad-input-accepted": 3, "error": 4,
-            "divergent": 5, "unsupported": 6, "pass": 7}
 
 
 def atomic_write(path: str | Path, text: str | bytes) -> None:
@@ -49,8 +47,8 @@ def atomic_write(path: str | Path, text: str | bytes) -> None:
         raise
 
 
-BASE_KEYS = ("case", "framework", "check", "verdict", "convention", "error_behaviour", "detail",
-             "version", "device", "params")
+BASE_KEYS = ("case", "framework", "check", "verdict", "convention", "fitting", "error_behaviour",
+             "detail", "version", "device", "params")  # "fitting" only on divergent records
 COMPARISON_KEYS = ("max_ulp", "max_abs", "max_rel", "bound", "bound_ulp", "max_ratio", "worst_ulp",
                    "n_bad", "n", "worst_index", "worst_got", "worst_expected", "dtype_got", "reason")
 
@@ -59,6 +57,8 @@ def record(v: Verdict, params: dict) -> dict:
     r = {"case": v.case_id, "framework": v.framework, "check": v.check, "verdict": v.verdict,
          "convention": v.convention, "error_behaviour": v.error_behaviour, "detail": v.detail,
          "version": v.version, "device": v.device, "params": params}
+    if v.fitting:
+        r["fitting"] = list(v.fitting)
     c = v.comparison
     if c is not None:
         cj = c.to_json()
@@ -156,10 +156,10 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
     for r in recs:
         by_fw[r["framework"]][r["check"]][r["verdict"]] += 1
     out += ["## Verdicts", "", "Counts per framework, forward / gradient.", ""]
-    out.append("| framework | " + " | ".join(VERDICTS) + " |")
-    out.append("|---|" + "---|" * len(VERDICTS))
+    out.append("| framework | " + " | ".join(ORDER) + " |")
+    out.append("|---|" + "---|" * len(ORDER))
     for fw in sorted(by_fw):
-        cells = [f"{by_fw[fw]['forward'][v]} / {by_fw[fw]['grad'][v]}" for v in VERDICTS]
+        cells = [f"{by_fw[fw]['forward'][v]} / {by_fw[fw]['grad'][v]}" for v in ORDER]
         out.append(f"| {fw} | " + " | ".join(cells) + " |")
     out.append("")
 
@@ -206,6 +206,9 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
                     cells.append("·")
                     continue
                 w = max(rs, key=_ratio)
+                if w.get("reason") == "nonfinite":
+                    cells.append("NaN/inf pattern ✗")
+                    continue
                 flag = " ✗" if _ratio(w) > 1 else ""
                 cells.append(f"{_num(w.get('worst_ulp', w['max_ulp'])):.3g} "
                              f"(bound {_num(w['bound_ulp']):.3g}){flag}")
@@ -218,9 +221,7 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
     out += _error_behaviour_section(recs)
     out += _versions_section(recs)
 
-    bad = [r for r in recs if r["verdict"] not in ("pass", "unsupported", "divergent")]
-    bad.sort(key=lambda r: (SEVERITY.get(r["verdict"], 9), -_ratio(r), r["case"], r["framework"],
-                            r["check"]))
+    bad = worst_records(recs)
     out += ["## Top discrepancies", ""]
     if not bad:
         out += ["None: every result passed, was a named convention, or is unsupported.", ""]
@@ -438,6 +439,16 @@ def render_figures(doc: dict, folder: Path) -> dict[str, str]:
 
 
 def _ratio(r) -> float:
-    """The worst error / bound of a record (> 1: beyond the bound)."""
+    """The worst error / bound of a record (> 1: beyond the bound; inf for a NaN/inf pattern that
+    differs)."""
     v = _num(r.get("max_ratio", 0.0))
-    return v if np.isfinite(v) else 0.0
+    return float("inf") if np.isnan(v) else v
+
+
+def worst_records(recs) -> list[dict]:
+    """The records that are neither pass, unsupported nor divergent, worst first: by severity
+    (harness.verdicts.ORDER), then by error relative to the bound."""
+    bad = [r for r in recs if r["verdict"] not in ("pass", "unsupported", "divergent")]
+    bad.sort(key=lambda r: (-rank(r["verdict"]), -_ratio(r), r["case"], r["framework"],
+                            r["check"]))
+    return bad
