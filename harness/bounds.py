@@ -18,6 +18,14 @@ Every bound is multiplied by SAFETY and gets the dtype's subnormal spacing added
 closer than that). The inputs are exact in the case dtype, so the model contains no input rounding.
 The model uses the canonical coefficients r even when a named convention is tested: conventions
 reweight the same terms and leave the magnitudes alike.
+
+Signed class weights (`weight: signed`) make sums cancel: a soft position's sample weight
+sw_j = sum_c w_c q_c, a per-class convention's terms w_c q_c log p_c, and a weighted mean's
+denominator D = sum_j sw_j. Every magnitude in the model is then taken with |w| (R, r and |l|
+become their magnitudes |w|-weighted), the error of each sample weight is u k_C S_j (S_j =
+sum_c |w_c| q_c), and that of D is u (k_N sum_j |sw_j| + k_C sum_j (S_j - |sw_j|)): relative to
+|D| it is unbounded as D cancels, and so is the mean's bound. Without negative weights these terms
+are zero and every bound is what it was (bit for bit).
 """
 
 from __future__ import annotations
@@ -54,14 +62,15 @@ class _Rows:
             self.valid = lab != kw["ignore_index"]
             self.idx = np.where(self.valid, lab, 0).astype(np.int64)
         self.w = np.ones(self.C) if weight is None else np.asarray(weight, dtype=np.float64)
+        # signed weights: the magnitudes of the model use |w| (see the module docstring)
+        self.signed = bool(np.any(self.w < 0))
+        self.w_abs = np.abs(self.w) if self.signed else self.w
         self.step = max(1, _BLOCK_ELEMENTS // max(self.C, 1))
 
     def ranges(self):
         return ((s, min(s + self.step, self.P)) for s in range(0, self.P, self.step))
 
-    def block(self, s, e):
-        """(x as float64, r, sample weights) of positions s..e-1."""
-        xb = np.asarray(self.x[s:e], dtype=np.float64)
+    def _q(self, s, e):
         if self.kw["soft_label"]:
             q = np.asarray(self.q[s:e], dtype=np.float64)
         else:
@@ -70,8 +79,24 @@ class _Rows:
         eps = self.kw["label_smoothing"]
         if eps:
             q = (1 - eps) * q + eps / self.C
+        return q
+
+    def block(self, s, e):
+        """(x as float64, r, sample weights) of positions s..e-1; with signed weights r holds
+        the magnitudes |r| (|w|-weighted), the sample weights keep their sign."""
+        xb = np.asarray(self.x[s:e], dtype=np.float64)
+        q = self._q(s, e)
         sw = np.where(self.valid[s:e], (q * self.w).sum(-1), 0.0)
-        return xb, q * sw[..., None], sw
+        if not self.signed:
+            return xb, q * sw[..., None], sw
+        S = np.where(self.valid[s:e], (q * self.w_abs).sum(-1), 0.0)
+        return xb, q * S[..., None], sw
+
+    def magnitudes(self, s, e):
+        """(S_j = sum_c |w_c| q_c, the target distribution q) of positions s..e-1 (signed
+        weights only)."""
+        q = self._q(s, e)
+        return np.where(self.valid[s:e], (q * self.w_abs).sum(-1), 0.0), q
 
     def sample_weights(self):
         """The sample weights of every position (shape of the positions)."""
@@ -79,6 +104,21 @@ class _Rows:
         for s, e in self.ranges():
             sw[s:e] = self.block(s, e)[2]
         return sw.reshape(self.pos_shape)
+
+    def denominator(self, u: float) -> tuple[float, float]:
+        """(D, the rounding error of D): D = sum_j sw_j, the mean's denominator. The error is
+        u k_N sum_j |sw_j| (plus u k_C sum_j (S_j - |sw_j|) with signed weights), so that
+        error / |D| is u k_N exactly, bit for bit, when no weight is negative."""
+        sw = self.sample_weights()
+        D = float(np.sum(sw))
+        kN = _log2(max(self.P, 1))
+        if not self.signed:
+            return D, u * kN * abs(D)
+        excess = 0.0
+        for s, e in self.ranges():
+            S, _ = self.magnitudes(s, e)
+            excess += float(np.sum(S - np.abs(sw.reshape(-1)[s:e])))
+        return D, u * (kN * float(np.sum(np.abs(sw))) + _log2(self.C) * excess)
 
 
 def _softmax_stats(xm):
@@ -101,6 +141,7 @@ def forward_bound(x, label, weight, kw, dtype, per_position_loss):
     rows = _Rows(x, label, weight, kw)
     kC = _log2(rows.C)
     R, T, sw = np.empty(rows.P), np.empty(rows.P), np.empty(rows.P)
+    H = np.zeros(rows.P) if rows.signed else None  # |w|-weighted loss magnitudes, signed weights
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         for s, e in rows.ranges():
             xm, r, sw[s:e] = rows.block(s, e)
@@ -108,8 +149,14 @@ def forward_bound(x, label, weight, kw, dtype, per_position_loss):
             if kw["use_softmax"]:
                 t, p = _softmax_stats(xm)
                 T[s:e] = np.where(p > 0, p * np.abs(t), 0.0).sum(-1)
+                if H is not None:
+                    H[s:e] = (r * np.abs(np.log(p))).sum(-1)
+            elif H is not None:
+                H[s:e] = (r * np.abs(np.log(xm))).sum(-1)
     R, T, sw = (a.reshape(rows.pos_shape) for a in (R, T, sw))
     lj = np.abs(np.nan_to_num(np.asarray(per_position_loss, dtype=np.float64), nan=0.0, posinf=0.0))
+    if H is not None:  # a convention's own per-class terms can cancel: their magnitudes count
+        lj = np.maximum(lj, np.nan_to_num(H.reshape(rows.pos_shape), nan=0.0, posinf=0.0))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if kw["use_softmax"]:
             E = u * (kC * lj + R * (T + kC + 1))
@@ -124,9 +171,13 @@ def forward_bound(x, label, weight, kw, dtype, per_position_loss):
     total = float(np.sum(E + u * lj) + u * kN * np.sum(lj))
     if red == "sum":
         return np.float64(SAFETY * total + tiny)
-    D = float(np.sum(sw))
-    mean = float(np.sum(lj)) / D if D else 0.0
-    return np.float64(SAFETY * (total / abs(D) + u * kN * abs(mean)) + tiny if D else np.inf)
+    D, D_err = rows.denominator(u)
+    if not D:
+        return np.float64(np.inf)
+    mean = float(np.sum(lj)) / D
+    # D's relative error, u k_N without negative weights (D_err / |D| is then exactly that)
+    D_rel = D_err / abs(D) if rows.signed else u * kN
+    return np.float64(SAFETY * (total / abs(D) + D_rel * abs(mean)) + tiny)
 
 
 class GradBound:
@@ -139,20 +190,24 @@ class GradBound:
         self.rows = rows = _Rows(x, label, weight, kw)
         self.kw = kw
         self.kC, self.kN = _log2(rows.C), _log2(max(rows.P, 1))
+        self.D_excess = 0.0  # signed weights: D's relative error beyond u k_N
         red = kw["reduction"]
         if red == "none":
             s_all = (np.ones(rows.P) if grad_output is None
                      else np.asarray(grad_output, np.float64).reshape(rows.P))
         elif red == "mean":
-            D = float(np.sum(rows.sample_weights()))
+            D, D_err = rows.denominator(self.u)
             s_all = np.full(rows.P, 1.0 / D if D else 0.0)
+            if rows.signed and D:
+                self.D_excess = max(D_err / abs(D) - self.u * self.kN, 0.0)
         else:
             s_all = np.ones(rows.P)
         self.s_all = np.abs(s_all)
 
     def block(self, a: int, b: int) -> np.ndarray:
         u, kC, kN = self.u, self.kC, self.kN
-        xm, r, _ = self.rows.block(a, b)
+        rows = self.rows
+        xm, r, sw = rows.block(a, b)
         s = self.s_all[a:b, None]
         R = r.sum(-1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -161,8 +216,19 @@ class GradBound:
                 at = np.where(p > 0, np.abs(t), 0.0)
                 T = (p * at).sum(-1, keepdims=True)
                 E = u * s * (R * p * (at + T + kC + 2) + r + kN * np.abs(p * R - r))
+                if rows.signed:
+                    # the rounding of the cancelling sample weight and of the mean's D, relative
+                    # to the magnitudes (r holds |w|-weighted coefficients)
+                    # (|p R - r| = S |p sum(q) - q|, the gradient's magnitude per unit of
+                    # sample weight; sw_j's error is u k_C S_j, of which u k_C |sw_j| is new)
+                    S, _ = rows.magnitudes(a, b)
+                    share = np.where(S > 0, (S - np.abs(sw)) / np.where(S > 0, S, 1.0), 0.0)
+                    E = E + u * s * kC * share[:, None] * np.abs(p * R - r)
+                    E = E + s * self.D_excess * np.abs(p * R - r)
             else:
                 E = u * s * (3 + kN) * np.where(r > 0, r / xm, 0.0)
+                if rows.signed:
+                    E = E + s * self.D_excess * np.where(r > 0, r / xm, 0.0)
         return np.nan_to_num(SAFETY * E, nan=np.inf) + self.tiny
 
 

@@ -8,7 +8,7 @@ the schema below; every error names `file:line` and the key.
 Axes (SCHEMA) and the ID they give, e.g. ``hard-mean-w=random-ii=-100-ax=-1-f32-8x5``::
 
     shape [8, 5]   axis -1   dtype float32   label hard|hard-keepdim|soft   input logits|probs
-    weight none|random|zeros   ignore_index -100   ignore_frac 0.25   reduction none|sum|mean
+    weight none|random|zeros|signed   ignore_index -100   ignore_frac 0.25   reduction none|sum|mean
     smoothing 0.1   dist normal|large|gaps|neginf|probs-zeros   checks [forward, grad]
     invalid null|label-out-of-range|...   (an invalid case's canonical answer is an error)
 
@@ -138,7 +138,7 @@ def load_yaml(path: str | Path, text: str | None = None) -> Any:
 # -- schema -------------------------------------------------------------------------------------------
 LABELS = ("hard", "hard-keepdim", "soft")
 INPUTS = ("logits", "probs")
-WEIGHTS = ("none", "random", "zeros")
+WEIGHTS = ("none", "random", "zeros", "signed")
 REDUCTIONS = ("none", "sum", "mean")
 DISTS = ("normal", "large", "gaps", "neginf", "probs-zeros")
 LOGIT_DISTS = ("normal", "large", "gaps", "neginf")

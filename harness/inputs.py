@@ -188,7 +188,9 @@ def _finish(rng, p, x, hard) -> CaseData:
     weight = None
     if p["weight"] != "none" or bad == "weight-shape":
         n = C + 1 if bad == "weight-shape" else C
-        w = rng.uniform(0.5, 2.0, size=n)
+        # signed: uniform in [-1, 1], as torch's own OpInfo samples draw signed weights (theirs in
+        # [-9, 9]); a weighted mean's denominator can then nearly cancel (harness.bounds)
+        w = rng.uniform(-1.0, 1.0, size=n) if p["weight"] == "signed" else rng.uniform(0.5, 2.0, size=n)
         if p["weight"] == "zeros" and n:
             w[rng.random(n) < 0.34] = 0.0
             w[0] = 0.0

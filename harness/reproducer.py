@@ -69,7 +69,8 @@ def regeneration_source(params: dict, case_id: str) -> str:
     label = "hard" if params["label"] == "hard" else f"np.expand_dims(hard, {axis})"
     lines.append(f"label = {label}")
     if params["weight"] != "none":
-        lines.append(f"w = rng.uniform(0.5, 2.0, size={C})")
+        low, high = (-1.0, 1.0) if params["weight"] == "signed" else (0.5, 2.0)
+        lines.append(f"w = rng.uniform({low}, {high}, size={C})")
         if params["weight"] == "zeros":
             lines += [f"w[rng.random({C}) < 0.34] = 0.0", "w[0] = 0.0"]
         lines.append(f"weight = {rnd.format('w')}")
