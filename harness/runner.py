@@ -446,14 +446,17 @@ class Engine:
         for st in self.adapters:
             if st.info:
                 fw[st.spec.name] = {k: st.info.get(k) for k in
-                                    ("api", "distribution", "version", "device", "flags", "python",
-                                     "capabilities", "conventions")}
+                                    ("api", "distribution", "version", "device", "flags", "dispatch",
+                                     "python", "capabilities", "conventions")}
                 if st.spec.python:
                     fw[st.spec.name]["interpreter"] = st.spec.python
             else:
                 fw[st.spec.name] = {"unavailable": st.unavailable}
+        from harness.cpu import cpu_info
+
         return {"python": sys.version.split()[0], "platform": platform.platform(),
-                "machine": platform.machine(), "numpy": np.__version__, "device": self.device,
+                "machine": platform.machine(), "numpy": np.__version__, "cpu": cpu_info(),
+                "device": self.device,
                 "frameworks": dict(sorted(fw.items()))}  # whatever order they were named in
 
     def events(self) -> list[dict]:

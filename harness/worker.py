@@ -56,9 +56,14 @@ def _serve(adapter_ref: str, device: str) -> int:
                 cls = load_class(adapter_ref)
                 adapter = cls(device=device)
                 flags = adapter.setup()
+                try:
+                    dispatch = adapter.dispatch()
+                except Exception as e:  # noqa: BLE001 - information only, never fatal
+                    dispatch = {"error": f"{type(e).__name__}: {e}"}
                 write_message(proto_out, {"op": "hello", "ok": True, **cls.describe(),
                                           "version": cls.version(), "device": device,
-                                          "flags": flags, "python": sys.version.split()[0],
+                                          "flags": flags, "dispatch": dispatch,
+                                          "python": sys.version.split()[0],
                                           "setup_s": time.perf_counter() - t0})
             except Exception as e:  # an adapter that cannot start is reported, not fatal to the run
                 write_message(proto_out, {"op": "hello", "ok": False,

@@ -120,6 +120,11 @@ class Adapter:
         """Import the framework and pin its numerics; return the flags set (recorded in results)."""
         return {}
 
+    def dispatch(self) -> dict[str, Any]:
+        """After `setup`: which CPU kernels the framework dispatches to (its CPU capability, the
+        ISA of oneDNN or XLA), as the framework reports it; recorded in results, never judged."""
+        return {}
+
     def unsupported_reason(self, params: Mapping[str, Any]) -> str | None:
         """Why this adapter cannot run `params` (None when it can). Data-driven from capabilities;
         adapters extend it for combinations their framework cannot express."""

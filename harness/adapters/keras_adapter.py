@@ -37,6 +37,7 @@ import os
 
 from harness.adapters.base import COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention
 from harness.adapters.tf_adapter import (NN_OPS, TF_MEMORY_FACTORS, CodeRunner,
+    tensorflow_dispatch,
                                          configure_tensorflow, finish_lines, input_lines,
                                          output_from, tensorflow_header)
 
@@ -174,6 +175,9 @@ class KerasAdapter(Adapter):
             "from_logits=True, fused TF kernel only (op determinism off): gradient softmax - q; "
             "with op determinism on (this adapter's default) the gradient is analytic"),
     )
+
+    def dispatch(self):
+        return tensorflow_dispatch()
 
     def setup(self):
         os.environ["KERAS_BACKEND"] = "tensorflow"  # before keras is imported

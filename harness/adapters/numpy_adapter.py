@@ -87,6 +87,11 @@ class NumpyAdapter(Adapter):
     # one-hot target and the products (forward); probabilities and the gradient besides
     memory_factors = {"forward": 6.0, "grad": 9.0}
 
+    def dispatch(self):
+        from harness.cpu import numpy_dispatch
+
+        return {"numpy": numpy_dispatch()}
+
     def _call(self, inputs, params, want_grad):
         return numpy_cross_entropy(
             inputs.x, inputs.label, inputs.weight, params["ignore_index"], params["reduction"],

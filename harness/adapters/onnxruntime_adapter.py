@@ -96,6 +96,11 @@ class OnnxRuntimeAdapter(Adapter):
                 "graph_optimization_level": str(so.graph_optimization_level),
                 "checker": "onnx.checker.check_model(full_check=True)"}
 
+    def dispatch(self):
+        # MLAS, onnxruntime's CPU kernels, picks AVX-512/AVX2/SSE kernels at start-up and reports
+        # none of it through the API; the execution provider is what it says
+        return {"device": self.ort.get_device(), "provider": self.provider}
+
     def _session_options(self):
         ort = self.ort
         so = ort.SessionOptions()

@@ -111,6 +111,13 @@ class OptaxAdapter(Adapter):
                 return f"{mod} is not installed (pip install 'xent-parity[jax]')"
         return None
 
+    def dispatch(self):
+        import os
+
+        dev = self.jax.devices()[0]  # XLA's CPU backend picks its ISA itself (XLA_FLAGS caps it)
+        return {"platform": dev.platform, "device_kind": dev.device_kind,
+                "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
     def setup(self):
         import importlib.metadata
 

@@ -93,6 +93,12 @@ class PaddleAdapter(Adapter):
             "class axis"),
     )
 
+    def dispatch(self):
+        from paddle.base import core  # paddle's own report of the CPU kernels it may take
+
+        return {name: bool(getattr(core, name)()) for name in
+                ("supports_avx512f", "supports_vnni", "supports_bfloat16") if hasattr(core, name)}
+
     def setup(self):
         import paddle
 

@@ -83,6 +83,16 @@ def configure_tensorflow(device: str) -> tuple[object, dict, str]:
     return tf, flags, tf_device
 
 
+def tensorflow_dispatch() -> dict:
+    """Whether TensorFlow runs its oneDNN CPU kernels (which then follow oneDNN's ISA, capped by
+    ONEDNN_MAX_CPU_ISA) and whether it was built with XLA, as TensorFlow's own tests ask it."""
+    from tensorflow.python.util import _pywrap_util_port as port
+
+    return {"onednn_enabled": bool(port.IsMklEnabled()),
+            "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
+            "xla_built": bool(port.IsBuiltWithXLA())}
+
+
 def tensorflow_header() -> list[str]:
     """Snippet lines that import TensorFlow configured as `configure_tensorflow` does."""
     lines = ["import numpy as np", "import tensorflow as tf",
@@ -256,6 +266,9 @@ class TfNnAdapter(Adapter):
             "'if [label rows are not distributions] the computation of the gradient will be "
             "incorrect'; with op determinism on (this adapter's default) the gradient is analytic"),
     )
+
+    def dispatch(self):
+        return tensorflow_dispatch()
 
     def setup(self):
         self.tf, flags, self.tf_device = configure_tensorflow(self.device)

@@ -45,6 +45,11 @@ class TorchAdapter(Adapter):
             "mean divides by sum of w[target] (pytorch#61309)"),
     )
 
+    def dispatch(self):
+        torch = self.torch
+        return {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                "mkldnn": bool(torch.backends.mkldnn.is_available())}
+
     def setup(self):
         import torch
 

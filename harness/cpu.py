@@ -1,0 +1,84 @@
+"""The CPU a run had and the SIMD kernels it dispatched to, recorded in every results document.
+
+Two machines of one kind can differ in their last bits: numpy's float64 `exp` and `log` take
+AVX-512 kernels where the CPU has AVX-512 and libm elsewhere, torch picks its kernels by its CPU
+capability, oneDNN and XLA by the ISA they find. A verdict never depends on it (harness.verdicts,
+harness.gate), but the environment records it, so that a difference in the last bits between two
+runs can be traced to the machine: the gate prints what differs, as information.
+
+    >>> sorted(cpu_info())
+    ['dispatch_env', 'model', 'numpy', 'simd']
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+# The /proc/cpuinfo flags that decide which kernels run (x86 and Arm); the other flags say little
+SIMD_FLAGS = frozenset({
+    "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512cd", "avx512bw",
+    "avx512dq", "avx512vl", "avx512ifma", "avx512vbmi", "avx512_vnni", "avx512_bf16",
+    "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "asimd", "asimdhp", "sve", "sve2", "bf16",
+})
+# Environment variables that change which kernels the frameworks dispatch to
+DISPATCH_ENV = ("NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES", "ATEN_CPU_CAPABILITY",
+                "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR",
+                "OPENBLAS_CORETYPE", "XLA_FLAGS", "TF_ENABLE_ONEDNN_OPTS")
+
+
+def cpu_info() -> dict:
+    """The CPU model, its SIMD flags, numpy's dispatched features and the dispatch variables set."""
+    model, flags = "", set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "Model Name", "cpu model") and not model:
+                    model = value.strip()
+                elif key in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+                if model and flags:
+                    break
+    except OSError:
+        pass
+    return {"model": model or platform.processor() or platform.machine(),
+            "simd": sorted(flags & SIMD_FLAGS), "numpy": numpy_dispatch(),
+            "dispatch_env": dispatch_env()}
+
+
+def numpy_dispatch() -> dict:
+    """numpy's baseline CPU features and those of its dispatch targets that this CPU runs."""
+    try:
+        from numpy._core import _multiarray_umath as m  # numpy 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import _multiarray_umath as m
+    features = getattr(m, "__cpu_features__", {})
+    return {"baseline": list(getattr(m, "__cpu_baseline__", [])),
+            "dispatched": [f for f in getattr(m, "__cpu_dispatch__", []) if features.get(f)]}
+
+
+def dispatch_env() -> dict:
+    """The dispatch variables (DISPATCH_ENV) set in this process's environment."""
+    return {k: os.environ[k] for k in DISPATCH_ENV if k in os.environ}
+
+
+def lower_dispatch_env(info: dict | None = None) -> dict:
+    """Environment variables that make this machine dispatch as a lesser one of its kind: on a CPU
+    with AVX-512, as one with AVX2 only (numpy's X86_V4 and AVX-512 targets off, torch at AVX2,
+    oneDNN and XLA capped at AVX2); on one without, down to the baseline (no AVX2 kernels). What
+    the portability check runs the grid under (`make portability`, tests/test_portability.py)."""
+    info = info or cpu_info()
+    dispatched = info["numpy"]["dispatched"]
+    if "avx512f" in info["simd"]:
+        npy = [f for f in dispatched if f.startswith(("X86_V4", "AVX512"))]
+        aten, isa, xla = "avx2", "AVX2", "AVX2"
+    else:
+        npy = list(dispatched)
+        aten, isa, xla = "default", "SSE41", "SSE4_2"
+    env = {"ATEN_CPU_CAPABILITY": aten, "ONEDNN_MAX_CPU_ISA": isa, "DNNL_MAX_CPU_ISA": isa,
+           "XLA_FLAGS": f"--xla_cpu_max_isa={xla}"}
+    if npy:
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(npy)
+    return env
