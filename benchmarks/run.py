@@ -7,7 +7,8 @@
 Sections: reference (the float64 reference against a bare np.exp pass), overhead (Timing
 breakdown and wall time of the default grid with every adapter), scale (default grid vs the 10x
 grid), shard (--shard K/N + merge), xdist (pytest -n 2), large-vocab (cases/large-vocab.yaml), speed
-(each framework's forward and forward+backward time). Opt-in, run only when named: `profile`
+(each framework's forward and forward+backward time), gate (the regression gate against a plain
+json.load of the same two files). Opt-in, run only when named: `profile`
 (cProfile of the parent on the default grid), `scale-all` (the 10x grid with every adapter, ~20
 minutes), `large-vocab-all` (8192 x 128000 with every adapter, one group at a time: an hour). A section that is not
 run keeps its previous figures in results.json, and RESULTS.md is rendered from all of them, each
@@ -34,12 +35,12 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import lib  # noqa: E402
 
-SECTIONS = ("reference", "overhead", "scale", "shard", "xdist", "large-vocab", "speed", "profile",
-            "scale-all", "large-vocab-all")
+SECTIONS = ("reference", "overhead", "scale", "shard", "xdist", "large-vocab", "speed", "gate",
+            "profile", "scale-all", "large-vocab-all")
 OPT_IN = ("profile", "scale-all", "large-vocab-all")  # minutes each, or ~20 GiB: only when named
 DEFAULT = tuple(s for s in SECTIONS if s not in OPT_IN)
 ORDER = ("reference", "overhead", "profile", "scale", "scale-all", "shard", "xdist", "large-vocab",
-         "large-vocab-all", "speed")  # in RESULTS.md
+         "large-vocab-all", "speed", "gate")  # in RESULTS.md
 TITLES = {
     "reference": "1. Reference: speed against a bare exp pass, and memory",
     "overhead": "2-3. Harness overhead and wall time: default grid, every adapter",
@@ -51,13 +52,18 @@ TITLES = {
     "large-vocab": "5. Large vocabularies",
     "large-vocab-all": "5b. Large vocabularies, every adapter",
     "speed": "6. Framework speed table (a by-product)",
+    "gate": "7. The regression gate against a plain json.load",
 }
 
 
 def run_section(name: str, args, tmp: Path, log) -> dict:
-    from benchmarks import sec_harness, sec_large_vocab, sec_reference, sec_speed
+    from benchmarks import sec_gate, sec_harness, sec_large_vocab, sec_reference, sec_speed
 
     q = args.quick
+    if name == "gate":
+        lib.wait_for_quiet(quiet=q)
+        res = sec_gate.run(quick=q, tmp=tmp, log=log)
+        return {"result": res, "targets": sec_gate.targets(res, q)}
     if name == "reference":
         lib.wait_for_quiet(quiet=q)
         res = sec_reference.run(quick=q, log=log)
@@ -97,7 +103,7 @@ def run_section(name: str, args, tmp: Path, log) -> dict:
 
 
 def render_section(name: str, entry: dict) -> str:
-    from benchmarks import sec_harness, sec_large_vocab, sec_reference, sec_speed
+    from benchmarks import sec_gate, sec_harness, sec_large_vocab, sec_reference, sec_speed
 
     if "error" in entry:
         return f"Section failed: `{entry['error']}`\n\n```\n{entry.get('traceback', '')}\n```\n"
@@ -107,7 +113,7 @@ def render_section(name: str, entry: dict) -> str:
           "scale-all": sec_harness.render_scale,
           "shard": sec_harness.render_shard, "xdist": sec_harness.render_xdist,
           "large-vocab": sec_large_vocab.render, "large-vocab-all": sec_large_vocab.render,
-          "speed": sec_speed.render}[name]
+          "speed": sec_speed.render, "gate": sec_gate.render}[name]
     return fn(res)
 
 
@@ -123,6 +129,10 @@ def _targets(name: str, entry: dict) -> list[dict]:
         from benchmarks import sec_harness
 
         return sec_harness.overhead_targets(entry["result"], entry.get("quick", False))
+    if name == "gate":
+        from benchmarks import sec_gate
+
+        return sec_gate.targets(entry["result"], entry.get("quick", False))
     if name in ("scale", "scale-all") and not entry.get("quick"):
         res = entry["result"]
         if "engine_ratio" not in res:

@@ -69,7 +69,7 @@ def test_pytest_summary_parser():
 
 
 def test_quick_run_writes_results(tmp_path):
-    only = "reference,overhead,scale,shard,large-vocab,speed"
+    only = "reference,overhead,scale,shard,large-vocab,speed,gate"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick",
                         "--only", only, "--out", str(tmp_path)], cwd=ROOT, env=env,
@@ -84,6 +84,8 @@ def test_quick_run_writes_results(tmp_path):
     assert doc["sections"]["shard"]["result"]["results_equal"] is True
     speed = doc["sections"]["speed"]["result"]["shapes"][0]["checks"]
     assert speed["forward"]["vs_fastest"]["numpy"] == pytest.approx(1.0)
+    gate = doc["sections"]["gate"]["result"]
+    assert gate["records"] > 0 and gate["gate_over_load"]["median"] > 0
 
 
 def test_render_survives_a_failed_section():
