@@ -8,8 +8,10 @@
     xent-parity run --resume                 # after an interruption: continue where it stopped
     xent-parity gate --baseline reports/baseline.json --results reports/results.json
 
-Exit status: 0 when the run completed, whatever the verdicts; 2 for usage errors and bad case files;
-130 when interrupted (partial results are written and the resume command is printed).
+Exit status: 0 when the run completed, whatever the verdicts; 1 when an adapter could not start or
+load (the others run, and the reports say which failed and why); 2 for usage errors, bad case files
+and a missing expectations file; 130 when interrupted (partial results are written and the resume
+command is printed).
 """
 
 from __future__ import annotations
@@ -91,6 +93,39 @@ def _specs(args):
         raise UsageError(str(e)) from None
 
 
+def _positive_seconds(s: str) -> float:
+    try:
+        f = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {s!r}") from None
+    if not (math.isfinite(f) and f > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {s!r}")
+    return f
+
+
+def default_expectations(grids: list[str]) -> str | None:
+    """The reviewed expectations for these case files: `expectations.yaml` beside the first case
+    file that has one, else the repository's `cases/expectations.yaml`; None where neither
+    exists. Never relative to the current directory."""
+    for g in grids:
+        candidate = Path(g).resolve().parent / "expectations.yaml"
+        if candidate.is_file():
+            return str(candidate)
+    repo = Path(__file__).resolve().parent.parent / "cases" / "expectations.yaml"
+    return str(repo) if repo.is_file() else None
+
+
+def _expectations(args, grids: list[str]) -> str | None:
+    """--expectations: '' for none; a path that must exist; by default `default_expectations`."""
+    if args.expectations is None:
+        return default_expectations(grids)
+    if args.expectations == "":
+        return None
+    if not Path(args.expectations).is_file():
+        raise UsageError(f"--expectations {args.expectations}: no such file (give '' for none)")
+    return args.expectations
+
+
 def cmd_run(args) -> int:
     from harness import orchestrate
 
@@ -102,16 +137,32 @@ def cmd_run(args) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     specs = _specs(args)
+    if not specs:
+        raise UsageError("no adapter is installed, so nothing can be judged (pip install "
+                         "'xent-parity[all]', or name adapters with --frameworks)")
+    expectations = _expectations(args, grids)
     _check_size(plan.cases, len(specs))
     hint = "xent-parity " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["run"] else "xent-parity run"
     try:
-        _, complete = orchestrate.execute(
+        doc, complete = orchestrate.execute(
             plan, specs, Path(args.out), device=args.device, timeout=args.timeout,
             batch_size=args.batch_size, top=args.top, resume=args.resume,
-            expectations=args.expectations or None, argv_hint=hint.replace(" --resume", ""))
+            expectations=expectations, argv_hint=hint.replace(" --resume", ""))
     except ValueError as e:  # a checkpoint from another run
         raise UsageError(str(e)) from None
-    return 0 if complete else 130
+    if not complete:
+        return 130
+    failed = {name: fw["unavailable"] for name, fw in doc["environment"]["frameworks"].items()
+              if "unavailable" in fw}
+    for name, why in sorted(failed.items()):
+        print(f"xent-parity: adapter {name} could not start: {why}", file=sys.stderr)
+    if failed:
+        ran = len(doc["environment"]["frameworks"]) - len(failed)
+        print(f"xent-parity: {len(failed)} adapter{'s' * (len(failed) != 1)} not run "
+              f"({', '.join(sorted(failed))}), {ran} run; their cases were not judged: exit 1",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _check_size(cases, n_frameworks: int) -> None:
@@ -274,15 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a grid through the adapters and write reports")
     _add_common(run)
     run.add_argument("--out", default="reports", help="output folder (default reports/)")
-    run.add_argument("--timeout", type=float, default=120.0, help="seconds per case before a worker "
-                     "is declared hung (default 120)")
+    run.add_argument("--timeout", type=_positive_seconds, default=120.0,
+                     help="seconds per case before a worker is declared hung (default 120)")
     run.add_argument("--batch-size", type=int, default=24)
     run.add_argument("--top", type=int, default=15, help="discrepancies shown with reproducers")
     run.add_argument("--shard", metavar="K/N", help="run only shard K of N (a stable split by case ID)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out "
                      "without recomputing finished cases")
-    run.add_argument("--expectations", default="cases/expectations.yaml",
-                     help="reviewed known divergences (default cases/expectations.yaml; '' for none)")
+    run.add_argument("--expectations", default=None,
+                     help="reviewed known divergences (default: expectations.yaml beside the case "
+                          "file, else the repository's cases/expectations.yaml; '' for none)")
     run.set_defaults(func=cmd_run)
     ls = sub.add_parser("list", help="adapters with versions, capabilities, conventions; cases")
     _add_common(ls)
@@ -290,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("explain", help="one case: parameters, reference, each framework's verdict")
     ex.add_argument("case_id")
     _add_common(ex)
-    ex.add_argument("--timeout", type=float, default=120.0)
+    ex.add_argument("--timeout", type=_positive_seconds, default=120.0)
     ex.add_argument("--reproducer", action="store_true", help="print each framework's reproducer")
     ex.set_defaults(func=cmd_explain)
     mg = sub.add_parser("merge", help="combine shard results into one results.json and report.md")

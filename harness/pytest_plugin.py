@@ -26,12 +26,19 @@ from harness.verdicts import PASS, UNSUPPORTED
 EXPECTATIONS = Path(__file__).resolve().parent.parent / "cases" / "expectations.yaml"
 
 
+def _positive_seconds(s: str) -> float:
+    from harness.cli import _positive_seconds as check
+
+    return check(s)
+
+
 def pytest_addoption(parser):
     g = parser.getgroup("xent-parity")
     g.addoption("--frameworks", default=None,
                 help="comma-separated adapters for case files (default: every known adapter; "
                      "those not installed are skipped with the reason)")
-    g.addoption("--parity-timeout", type=float, default=120.0, help="seconds per case per worker")
+    g.addoption("--parity-timeout", type=_positive_seconds, default=120.0,
+                help="seconds per case per worker (> 0)")
     g.addoption("--expectations", default=str(EXPECTATIONS), help="reviewed known divergences")
 
 
@@ -87,7 +94,10 @@ class _ParitySession:
 
     def get_expectations(self):
         if self.expectations is None:
-            self.expectations = load_expectations(self.config.getoption("expectations"))
+            try:
+                self.expectations = load_expectations(self.config.getoption("expectations"))
+            except CaseFileError as e:  # a missing or broken file: the run cannot be judged
+                raise pytest.UsageError(f"--expectations: {e}") from None
         return self.expectations
 
     def evaluate(self, items, framework):
@@ -127,6 +137,10 @@ class CaseFile(pytest.File):
         except CaseFileError as e:
             raise self.CollectError(str(e)) from None
         session = self.config._xent
+        try:
+            session.get_expectations()  # a missing expectations file fails here, not per item
+        except pytest.UsageError as e:
+            raise self.CollectError(str(e)) from None
         for spec in session.specs():
             missing = load_class(spec.ref).installed()
             for case in cases:
@@ -169,7 +183,7 @@ class ParityItem(pytest.Item):
         exp = find(session.get_expectations(), *key)
         if exp is not None:
             exp.matched += 1
-            if exp.accepts(v.verdict, v.convention):
+            if exp.accepts(v.verdict, v.convention, v.fitting):
                 pytest.xfail(f"{exp.reason} ({exp.link})")
             raise ParityFailure(f"expectation {exp.describe()} no longer holds: now {v.explain()}")
         if v.verdict == PASS:

@@ -200,3 +200,12 @@ class HugeNeedAdapter(NumpyAdapter):
 
     def forward(self, inputs, params):
         raise AssertionError("called despite the memory check")
+
+
+class BrokenSetupAdapter(NumpyAdapter):
+    """Installed, but its framework fails to initialise: the worker cannot start."""
+
+    name = "brokensetup"
+
+    def setup(self):
+        raise RuntimeError("deliberate: the framework cannot initialise")

@@ -142,3 +142,50 @@ def test_an_unwritable_output_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["run", "cases/smoke.yaml", "--frameworks", "numpy", "-k", "f64 and hard-mean",
                  "--out", str(blocker / "reports")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- runs that cannot be judged
+
+
+def test_a_run_in_which_no_adapter_could_start_exits_1_naming_it(tmp_path, capsys):
+    grid = tmp_path / "g.yaml"
+    grid.write_text("blocks:\n  - cases: [{shape: [2, 3]}]\n")
+    rc = main(["run", str(grid), "--frameworks", "tests.fault_adapters:BrokenSetupAdapter",
+               "--out", str(tmp_path / "o"), "--expectations", ""])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "adapter brokensetup could not start" in err and "deliberate" in err and "0 run" in err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_a_timeout_that_is_not_a_positive_number_is_refused(value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["run", "cases/smoke.yaml", "--frameworks", "numpy", "--timeout", value,
+              "--out", str(tmp_path)])
+    assert e.value.code == 2 and "--timeout" in capsys.readouterr().err
+
+
+def test_a_missing_expectations_file_is_an_error(tmp_path, capsys):
+    rc = main(["run", "cases/smoke.yaml", "--frameworks", "numpy", "--out", str(tmp_path / "o"),
+               "--expectations", str(tmp_path / "nope.yaml")])
+    assert rc == 2 and "nope.yaml: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
+def test_the_default_expectations_are_found_beside_the_case_file_not_in_the_cwd(tmp_path,
+                                                                              monkeypatch):
+    from harness.cli import default_expectations
+
+    root = __import__("pathlib").Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(tmp_path)  # no cases/ here
+    assert default_expectations([str(root / "cases" / "smoke.yaml")]) == str(
+        root / "cases" / "expectations.yaml")
+    own = tmp_path / "mine"
+    own.mkdir()
+    (own / "expectations.yaml").write_text("[]\n")
+    (own / "g.yaml").write_text("blocks:\n  - cases: [{shape: [2, 3]}]\n")
+    assert default_expectations([str(own / "g.yaml")]) == str(own / "expectations.yaml")
+    # a case file with no expectations beside it falls back to the repository's, from any cwd
+    (tmp_path / "g.yaml").write_text("blocks:\n  - cases: [{shape: [2, 3]}]\n")
+    assert default_expectations([str(tmp_path / "g.yaml")]) == str(
+        root / "cases" / "expectations.yaml")

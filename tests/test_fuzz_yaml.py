@@ -581,7 +581,7 @@ def test_a_case_that_fits_in_memory_is_not_refused(folder, monkeypatch):
     seen = []
     monkeypatch.setattr(cli, "_available_memory", lambda: 8 << 30)
     monkeypatch.setattr("harness.orchestrate.execute", lambda plan, specs, out, **k: (
-        seen.append(len(plan.cases)), ({}, True))[1])
+        seen.append(len(plan.cases)), ({"environment": {"frameworks": {}}}, True))[1])
     p = _write(folder, "blocks:\n  - cases:\n      - {shape: [1024, 1024], dtype: float64}\n")
     assert cli.main(["run", str(p), "--frameworks", "numpy", "--out", str(folder / "o")]) == 0
     assert seen == [1]

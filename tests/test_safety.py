@@ -339,12 +339,14 @@ def test_naming_a_broken_adapter_imports_it_and_fails_cleanly(evil_entry_point, 
     from harness.cli import _default_frameworks
 
     assert "evil" not in _default_frameworks() and "numpy" in _default_frameworks()
-    # a run that names it runs the others and reports it as not run
+    # a run that names it runs the others, reports it as not run and exits 1, naming it
     grid = tmp_path / "g.yaml"
     grid.write_text("blocks:\n  - cases: [{shape: [2, 3]}]\n")
+    capsys.readouterr()
     code = main(["run", str(grid), "--frameworks", "numpy,evil", "--out", str(tmp_path / "o"),
                  "--expectations", ""])
-    assert code == 0
+    assert code == 1
+    assert "adapter evil could not start: cannot load adapter" in capsys.readouterr().err
     doc = json.loads((tmp_path / "o" / "results.json").read_text())
     assert "cannot load adapter" in doc["environment"]["frameworks"]["evil"]["unavailable"]
     assert {r["framework"] for r in doc["results"]} == {"numpy"}
