@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 EXTRAS ?= all,test
 
-.PHONY: report test unit parity venv bench clean upgrade-demo upgrade-demo-tf gate
+.PHONY: report test unit parity venv bench clean upgrade-demo upgrade-demo-tf gate portability
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ upgrade-demo-tf: $(STAMP) $(ALT_TF)/.installed
 ## The regression gate against the committed baseline.
 gate: $(STAMP)
 	$(PY) -m harness gate --baseline reports/baseline.json --results reports/results.json
+
+## Verdicts do not depend on the CPU: the default grid as a lesser machine of this kind would
+## dispatch (AVX-512 off, or down to the baseline ISA), gated against the committed baseline.
+portability: $(STAMP)
+	$(PY) -m harness.portability cases/default.yaml --out reports/portability
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
