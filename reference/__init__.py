@@ -1,4 +1,4 @@
-"""Float64 reference for softmax cross entropy (paddle's signature), with named conventions.
+"""Float64 reference for softmax cross entropy (the canonical signature of SPEC.md), with named conventions.
 
 `cross_entropy` and `cross_entropy_grad` implement docs/semantics.md on plain numpy arrays, within
 a few float64 ULPs of the exact result; `conventions` names the points where frameworks differ.

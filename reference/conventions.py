@@ -21,13 +21,13 @@ from typing import Iterable, Union
 __all__ = [
     "CANONICAL",
     "CONVENTIONS",
-    "KERAS_EPSILON",
+    "DEFAULT_CLIP_EPS",
     "Convention",
     "Conventions",
     "resolve_conventions",
 ]
 
-KERAS_EPSILON = 1e-7  # keras.config.epsilon(): the clip of keras's probability losses
+DEFAULT_CLIP_EPS = 1e-7  # the probability clip of probs-clipped and of the renormalising rules
 
 
 @dataclass(frozen=True)
@@ -37,48 +37,48 @@ class Conventions:
     Every field defaults to the canonical rule; `CANONICAL == Conventions()`.
 
     - `soft_weight`: class weights with soft labels (or smoothed labels built from soft ones).
-      `"sample"` (canonical, paddle): `sw_j = sum_c w_c q_jc` multiplies `l_j`, mean divides by
-      `sum_j sw_j`. `"per-class"` (torch): `l_j = -sum_c w_c q_jc lp_jc`, mean divides by the
+      `"sample"` (canonical): `sw_j = sum_c w_c q_jc` multiplies `l_j`, mean divides by
+      `sum_j sw_j`. `"per-class"`: `l_j = -sum_c w_c q_jc lp_jc`, mean divides by the
       number of positions.
     - `mean_counts_ignored`: `False` (canonical): `mean` divides by the non-ignored positions.
-      `True` (paddle): with hard labels, no weight and `ignore_index < 0`, ignored positions count
+      `True`: with hard labels, no weight and `ignore_index < 0`, ignored positions count
       in the denominator (as zero loss).
-    - `empty_mean`: `"nan"` (canonical): `mean` with a zero denominator is 0/0 = NaN. `"zero"`
-      (paddle): it divides by `count + (count == 0)`, so an all-ignored batch gives 0.
+    - `empty_mean`: `"nan"` (canonical): `mean` with a zero denominator is 0/0 = NaN. `"zero"`:
+      it divides by `count + (count == 0)`, so an all-ignored batch gives 0.
     - `smoothing_weight`: hard labels with label smoothing and class weights. `"soft"`
-      (canonical): smoothing builds `q`, then weights apply as for soft labels. `"torch"`:
+      (canonical): smoothing builds `q`, then weights apply as for soft labels. `"separate-terms"`:
       `l_j = (1-e) w_{y_j} (-lp_{j,y_j}) + (e/C) sum_c w_c (-lp_jc)`, mean divides by
       `sum_j w_{y_j}`.
     - `probs_clip_eps`: `use_softmax=False` only. `0.0` (canonical): `lp = log(p)` exactly. A
       positive value clips `p` to `[eps, 1 - eps]` before the log.
-    - `probs_renormalise`: `use_softmax=False` only. `"none"` (canonical). `"after-clip"` (keras
-      SparseCategoricalCrossentropy): `lp = log cp - log sum_c cp_c`, `cp = clip(p, eps, 1-eps)`.
-      `"before-clip"` (keras CategoricalCrossentropy): `lp = log clip(p / sum_c p_c, eps, 1-eps)`.
-      Both clip with `probs_clip_eps`, or keras's `epsilon()` = `KERAS_EPSILON` when that is 0.
+    - `probs_renormalise`: `use_softmax=False` only. `"none"` (canonical). `"after-clip"`:
+      `lp = log cp - log sum_c cp_c`, `cp = clip(p, eps, 1-eps)`.
+      `"before-clip"`: `lp = log clip(p / sum_c p_c, eps, 1-eps)`.
+      Both clip with `probs_clip_eps`, or `DEFAULT_CLIP_EPS` when that is 0.
     - `zero_times_inf`: a term with target `q_jc == 0` where `lp_jc` is not finite. `"zero"`
-      (canonical): it adds 0. `"nan"` (tf.nn, optax, torch with probability targets): it adds
+      (canonical): it adds 0. `"nan"`: it adds
       `0 * -inf = NaN`. Dense targets only (soft or smoothed labels); a hard label is gathered.
-    - `softmax_shift_floor`: `-inf` (canonical): `lp = x - logsumexp(x)`. A finite value (paddle:
+    - `softmax_shift_floor`: `-inf` (canonical): `lp = x - logsumexp(x)`. A finite value (e.g.
       -64) clips the shifted logits first, `s = max(x - max(x), floor)`, `lp = s - log sum exp(s)`.
-    - `log_inf_value`: `inf` (canonical). A finite value (paddle: 1e20) replaces a log-probability
+    - `log_inf_value`: `inf` (canonical). A finite value (e.g. 1e20) replaces a log-probability
       of `-inf` (`log 0`) by `-value` (and `+inf` by `+value`).
-    - `mean_counts_label_elements`: `False` (canonical). `True` (paddle): `mean` with
+    - `mean_counts_label_elements`: `False` (canonical). `True`: `mean` with
       `ignore_index >= 0` and a dense target (soft or smoothed labels) weights position `j` by
       `#{c : q_jc != ignore_index}` on top of its sample weight.
-    - `smoothing_skips_ignore`: `False` (canonical). `True` (paddle): with label smoothing, hard
+    - `smoothing_skips_ignore`: `False` (canonical). `True`: with label smoothing, hard
       labels are never ignored; a label equal to `ignore_index` is an ordinary class, and one
       outside `[0, C)` is an error.
-    - `smoothing_precision`: `"exact"` (canonical). `"float32"` (paddle): the smoothing
-      coefficients are rounded as paddle's label_smooth kernel rounds them (see `CONVENTIONS`).
-    - `smoothing_classes`: `"class-axis"` (canonical): smoothing adds `e / C`. `"last-axis"`
-      (keras): it adds `e / input.shape[-1]`, whatever the class axis.
-    - `none_keeps_class_axis`: `False` (canonical). `True` (paddle): `reduction="none"` keeps a
+    - `smoothing_precision`: `"exact"` (canonical). `"float32"`: the smoothing
+      coefficients are rounded to float32 step by step (see `CONVENTIONS`).
+    - `smoothing_classes`: `"class-axis"` (canonical): smoothing adds `e / C`. `"last-axis"`:
+      it adds `e / input.shape[-1]`, whatever the class axis.
+    - `none_keeps_class_axis`: `False` (canonical). `True`: `reduction="none"` keeps a
       size-1 class axis for soft labels, smoothed labels and hard labels given with that axis.
     - `weighted_mean`: `"weights"` (canonical): `mean` divides by the sum of the sample weights.
-      `"count"` (keras, class weights as `sample_weight`): by the number of non-ignored positions.
-    - `empty_unreduced`: `False` (canonical). `True` (keras): when the `none` output has shape
+      `"count"`: by the number of non-ignored positions.
+    - `empty_unreduced`: `False` (canonical). `True`: when the `none` output has shape
       `(0,)`, `sum` and `mean` return it unreduced.
-    - `grad_assumes_normalised_labels`: `False` (canonical). `True` (tf.nn's fused kernel): with
+    - `grad_assumes_normalised_labels`: `False` (canonical). `True`: with
       softmax the gradient is `s_j (softmax(x_j) - q_j)`, as if `sum_c q_jc == 1`; the loss is
       unchanged.
 
@@ -108,7 +108,7 @@ class Conventions:
     def __post_init__(self) -> None:
         _check_choice("soft_weight", self.soft_weight, ("sample", "per-class"))
         _check_choice("empty_mean", self.empty_mean, ("nan", "zero"))
-        _check_choice("smoothing_weight", self.smoothing_weight, ("soft", "torch"))
+        _check_choice("smoothing_weight", self.smoothing_weight, ("soft", "separate-terms"))
         _check_choice("probs_renormalise", self.probs_renormalise,
                       ("none", "after-clip", "before-clip"))
         _check_choice("zero_times_inf", self.zero_times_inf, ("zero", "nan"))
@@ -164,7 +164,6 @@ class Convention:
     name: str
     field: str
     value: object
-    framework: str
     summary: str
     formula: str
     canonical_formula: str
@@ -177,9 +176,8 @@ _REGISTRY = (
         name="soft-weight-per-class",
         field="soft_weight",
         value="per-class",
-        framework="torch",
         summary=(
-            "torch: class weights with soft labels weight each class term; "
+            "class weights with soft labels weight each class term; "
             "mean divides by the number of positions"
         ),
         formula="l_j = -sum_c w_c q_jc lp_jc;  mean = sum_j l_j / N",
@@ -191,9 +189,8 @@ _REGISTRY = (
         name="mean-counts-ignored",
         field="mean_counts_ignored",
         value=True,
-        framework="paddle",
         summary=(
-            "paddle: with hard labels, no weight and ignore_index < 0, mean divides by all "
+            "with hard labels, no weight and ignore_index < 0, mean divides by all "
             "positions, ignored ones counted as zero loss"
         ),
         formula="mean = sum_j l_j / N   (N counts ignored positions too)",
@@ -203,19 +200,17 @@ _REGISTRY = (
         name="empty-mean-zero",
         field="empty_mean",
         value="zero",
-        framework="paddle",
-        summary="paddle: mean with a zero denominator (all ignored, zero weight, empty) is 0",
+        summary="mean with a zero denominator (all ignored, zero weight, empty) is 0",
         formula="mean = sum_j l_j / (D + (D == 0)),  D = sum_j d_j",
         canonical_formula="mean = sum_j l_j / D  (0/0 = NaN when D == 0)",
     ),
     Convention(
         name="smoothing-weighted-torch",
         field="smoothing_weight",
-        value="torch",
-        framework="torch",
+        value="separate-terms",
         summary=(
-            "torch: hard labels + label smoothing + class weights use torch's own weighted "
-            "formula; mean divides by sum of w_{y_j}"
+            "hard labels + label smoothing + class weights: the smoothing term weighted per "
+            "class, separately from the label's term; mean divides by sum of w_{y_j}"
         ),
         formula=(
             "l_j = (1-e) w_{y_j} (-lp_{j,y_j}) + (e/C) sum_c w_c (-lp_jc);  "
@@ -230,11 +225,10 @@ _REGISTRY = (
         name="probs-clipped",
         field="probs_clip_eps",
         value=1e-7,
-        framework="keras",
         summary=(
-            "keras: with use_softmax=False probabilities are clipped to [eps, 1-eps], "
-            "eps = 1e-7, before the log (keras's losses also renormalise: this is their value "
-            "on rows that sum to 1)"
+            "with use_softmax=False probabilities are clipped to [eps, 1-eps], "
+            "eps = 1e-7, before the log (the value of both renormalising rules below on rows "
+            "that sum to 1)"
         ),
         formula="lp = log(clip(p, eps, 1 - eps));  gradient 0 where the clip is active",
         canonical_formula="lp = log(p);  log(0) = -inf",
@@ -243,10 +237,9 @@ _REGISTRY = (
         name="probs-clipped-renormalised",
         field="probs_renormalise",
         value="after-clip",
-        framework="keras",
         summary=(
-            "keras: SparseCategoricalCrossentropy(from_logits=False) clips p to [eps, 1-eps] "
-            "(eps = 1e-7) and feeds log of that to a softmax, which renormalises the clipped row"
+            "with use_softmax=False p is clipped to [eps, 1-eps] (eps = 1e-7) and the log of "
+            "that goes through a softmax, which renormalises the clipped row"
         ),
         formula=(
             "cp = clip(p, eps, 1 - eps);  lp_c = log cp_c - log sum_k cp_k;  "
@@ -258,10 +251,9 @@ _REGISTRY = (
         name="probs-renormalised-clipped",
         field="probs_renormalise",
         value="before-clip",
-        framework="keras",
         summary=(
-            "keras: CategoricalCrossentropy(from_logits=False) divides p by its row sum, then "
-            "clips to [eps, 1-eps] (eps = 1e-7) before the log"
+            "with use_softmax=False p is divided by its row sum, then clipped to "
+            "[eps, 1-eps] (eps = 1e-7) before the log"
         ),
         formula=(
             "u = p / sum_k p_k;  lp_c = log clip(u_c, eps, 1 - eps);  dl/dp_c = "
@@ -273,9 +265,8 @@ _REGISTRY = (
         name="zero-q-neg-inf-nan",
         field="zero_times_inf",
         value="nan",
-        framework="tf.nn, optax, torch",
         summary=(
-            "tf.nn, optax, torch: -sum_c q_c lp_c is evaluated literally for dense targets, so "
+            "-sum_c q_c lp_c is evaluated literally for dense targets, so "
             "q_c = 0 where lp_c = -inf (a -inf logit, or p = 0) makes the loss NaN"
         ),
         formula=(
@@ -288,10 +279,9 @@ _REGISTRY = (
         name="softmax-shift-clipped-64",
         field="softmax_shift_floor",
         value=-64.0,
-        framework="paddle",
         summary=(
-            "paddle: the softmax clips the shifted logits at -64 (ValueClip) before exp, so "
-            "lp_c >= -64 - log C; the gradient is the kernel's clipped softmax minus the target"
+            "the softmax clips the shifted logits at -64 before exp, so lp_c >= -64 - log C; "
+            "the gradient is that clipped softmax minus the target"
         ),
         formula=(
             "s_c = max(x_c - max_k x_k, -64);  lp_c = s_c - log sum_k exp(s_k);  "
@@ -303,10 +293,9 @@ _REGISTRY = (
         name="log-zero-1e20",
         field="log_inf_value",
         value=1e20,
-        framework="paddle",
         summary=(
-            "paddle: TolerableValue replaces log(0) = -inf by -1e20 (use_softmax=False: a zero "
-            "probability costs q_c * 1e20); the gradient is the kernel's literal -q/p"
+            "log(0) = -inf is replaced by -1e20 (use_softmax=False: a zero probability costs "
+            "q_c * 1e20); the gradient is the literal -q/p"
         ),
         formula=(
             "lp_c = -1e20 where log p_c = -inf (and +1e20 for +inf);  dl/dp_c = -r_c / p_c "
@@ -318,9 +307,8 @@ _REGISTRY = (
         name="mean-counts-label-elements",
         field="mean_counts_label_elements",
         value=True,
-        framework="paddle",
         summary=(
-            "paddle: mean with ignore_index >= 0 and a dense label (soft labels, or any "
+            "mean with ignore_index >= 0 and a dense label (soft labels, or any "
             "smoothing) divides by the label elements != ignore_index, not the positions"
         ),
         formula=(
@@ -333,10 +321,9 @@ _REGISTRY = (
         name="smoothing-skips-ignore",
         field="smoothing_skips_ignore",
         value=True,
-        framework="paddle",
         summary=(
-            "paddle: label smoothing one-hot encodes hard labels and never applies ignore_index; "
-            "a label equal to it is an ordinary class (outside [0, C) paddle's one_hot raises)"
+            "label smoothing one-hot encodes hard labels and never applies ignore_index; "
+            "a label equal to it is an ordinary class (outside [0, C) it is an error)"
         ),
         formula=(
             "label_smoothing > 0: q_j = (1-e) onehot(y_j) + e/C for every position; "
@@ -348,10 +335,9 @@ _REGISTRY = (
         name="smoothing-coefficients-float32",
         field="smoothing_precision",
         value="float32",
-        framework="paddle",
         summary=(
-            "paddle: label_smooth takes epsilon as a float32 attribute and hard labels are "
-            "one-hot in float32, so the smoothed coefficients are float32 values"
+            "the smoothing coefficients are computed in float32 (epsilon as a float32, hard "
+            "labels one-hot in float32), whatever the input's dtype"
         ),
         formula=(
             "a = f32(1 - f32(e)), b = f32(f32(e) / C);  hard: q_y = f32(a + b), q_c = b;  "
@@ -363,10 +349,9 @@ _REGISTRY = (
         name="smoothing-classes-from-last-axis",
         field="smoothing_classes",
         value="last-axis",
-        framework="keras",
         summary=(
-            "keras: categorical_crossentropy smooths with num_classes = y_true.shape[-1], "
-            "also when the class axis is another one (so does paddle's label_smooth)"
+            "smoothing divides epsilon by the size of the last axis, also when the class "
+            "axis is another one"
         ),
         formula="q' = (1 - e) q + e / input.shape[-1]",
         canonical_formula="q' = (1 - e) q + e / input.shape[axis]",
@@ -375,9 +360,8 @@ _REGISTRY = (
         name="none-keeps-class-axis",
         field="none_keeps_class_axis",
         value=True,
-        framework="paddle",
         summary=(
-            "paddle: reduction='none' keeps a size-1 class axis for soft labels, smoothed labels "
+            "reduction='none' keeps a size-1 class axis for soft labels, smoothed labels "
             "and hard labels given with the size-1 axis"
         ),
         formula="none output shape: input.shape with shape[axis] = 1 (those label forms)",
@@ -387,10 +371,9 @@ _REGISTRY = (
         name="weighted-mean-by-count",
         field="weighted_mean",
         value="count",
-        framework="keras",
         summary=(
-            "keras: class weights passed as sample_weight with the default reduction "
-            "(sum_over_batch_size) give a mean over the non-ignored positions"
+            "a weighted mean divides the weighted losses by the number of non-ignored "
+            "positions, not by the sum of the weights"
         ),
         formula="mean = sum_j sw_j l_j / #{j : not ignored}",
         canonical_formula="mean = sum_j sw_j l_j / sum_j sw_j",
@@ -399,9 +382,8 @@ _REGISTRY = (
         name="empty-unreduced",
         field="empty_unreduced",
         value=True,
-        framework="keras",
         summary=(
-            "keras: reduce_values returns a loss of shape (0,) unreduced, so sum and mean of an "
+            "a per-position loss of shape (0,) is returned unreduced, so sum and mean of an "
             "empty batch are the empty array"
         ),
         formula="none output of shape (0,): sum = mean = that empty array",
@@ -411,10 +393,9 @@ _REGISTRY = (
         name="grad-assumes-normalised-labels",
         field="grad_assumes_normalised_labels",
         value=True,
-        framework="tf.nn",
         summary=(
-            "tf.nn: the fused softmax_cross_entropy_with_logits kernel returns softmax - labels "
-            "as the gradient, right only for labels that sum to 1 (the loss is unchanged)"
+            "the gradient is softmax - labels, right only for labels that sum to 1 (the loss "
+            "is unchanged)"
         ),
         formula="dl_j/dx_j = s_j (softmax(x_j) - q_j)  (s_j the sample weight)",
         canonical_formula="dl_j/dx_j = s_j (softmax(x_j) sum_c q_jc - q_j)",

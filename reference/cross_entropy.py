@@ -1,7 +1,7 @@
 """Softmax cross entropy in float64: the reference every framework adapter is measured against.
 
 Job: `cross_entropy` (the loss) and `cross_entropy_grad` (its gradient with respect to `input`)
-with paddle's signature and the semantics of docs/semantics.md, canonical by default and any named
+with the project's canonical signature (SPEC.md) and the semantics of docs/semantics.md, canonical by default and any named
 convention (`reference.conventions`) on request; invalid input raises `ValueError` naming the
 argument, what was expected and what was given. `cross_entropy_grad_blocks` yields the same
 gradient block by block, for inputs whose float64 gradient should never exist whole.
@@ -26,7 +26,7 @@ nonnegative pieces, each computed accurately, combined per position in double-do
 
 Conventions (`reference.conventions`) change `c1`, `c2`, `d` (weights, smoothing, means), the
 shape of the result, or the log-probabilities themselves: the clipped shift `max(x - m, floor)`
-replaces `t + lo` before the same sums, `log 0` becomes a finite cap, keras's probability rules
+replaces `t + lo` before the same sums, `log 0` becomes a finite cap, the probability clip-and-renormalise rules
 add `log sum_c cp_c` as the `log S` of the probability path (or renormalise before the log), and
 zero targets at non-finite log-probabilities turn the loss into NaN. The canonical path computes
 exactly what it computed without them; the cruder rules are float64, not held to its ULP bound.
@@ -40,7 +40,7 @@ import numpy as np
 
 from reference import _accurate as acc
 from reference.conventions import (
-    KERAS_EPSILON,
+    DEFAULT_CLIP_EPS,
     Conventions,
     ConventionsLike,
     resolve_conventions,
@@ -82,7 +82,7 @@ def cross_entropy(
         label_smoothing, conventions,
     )
     if reduction != "none" and p.conv.empty_unreduced and p.none_shape == (0,):
-        return np.zeros((0,))  # keras: a loss of shape (0,) is returned unreduced
+        return np.zeros((0,))  # empty-unreduced: a loss of shape (0,) is returned unreduced
     ws = _Workspace(p)
     losses = np.empty(p.n_positions) if reduction == "none" else None
     total = (np.float64(0.0), np.float64(0.0))
@@ -364,7 +364,7 @@ class _Problem:
         cs = self.input_shape[-1] if self.conv.smoothing_classes == "last-axis" else self.C
         zero = np.float64(0.0)
         if self.conv.smoothing_precision == "float32" and e > 0.0:
-            # paddle's label_smooth: float epsilon, `(1 - epsilon) * label + epsilon / label_dim`
+            # float32 smoothing: epsilon as a float32, `(1 - epsilon) * label + epsilon / label_dim`
             # in the label's type; hard labels are float32 one-hot rows.
             e32 = np.float32(e)
             a = np.float32(1.0) - e32
@@ -391,7 +391,7 @@ class _Problem:
         self.clip_eps = 0.0 if self.use_softmax else float(conv.probs_clip_eps)
         self.renormalise = "none" if self.use_softmax else conv.probs_renormalise
         if self.renormalise != "none" and not self.clip_eps:
-            self.clip_eps = KERAS_EPSILON
+            self.clip_eps = DEFAULT_CLIP_EPS
         floor = float(conv.softmax_shift_floor)
         self.shift_floor = floor if self.use_softmax and floor > -np.inf else None
         cap = float(conv.log_inf_value)
@@ -404,7 +404,7 @@ class _Problem:
             conv.mean_counts_label_elements and self.reduction == "mean"
             and self.ignore_index >= 0 and dense_target
         )
-        # dense targets: the gradient -r/p without the 0 at r == 0 (paddle's soft-label kernel)
+        # dense targets: the gradient -r/p without the 0 at r == 0 (log-zero-1e20, literally)
         self.literal_probs_grad = self.log_cap is not None and dense_target
 
     def _init_hard_label(self, label) -> None:
@@ -430,7 +430,7 @@ class _Problem:
                 f"label: {int(y.max())} is out of range for {self.C} classes"
             )
         y = np.ascontiguousarray(y).reshape(-1).astype(np.int64, copy=False)
-        # smoothing-skips-ignore: with label smoothing nothing is ignored (paddle one-hot encodes)
+        # smoothing-skips-ignore: with label smoothing nothing is ignored (hard labels are one-hot encoded first)
         skips = self.conv.smoothing_skips_ignore and self.smoothing > 0.0
         ignored = np.zeros(y.shape, dtype=bool) if skips else y == self.ignore_index
         bad = ~ignored & ((y < 0) | (y >= self.C))
@@ -457,7 +457,7 @@ class _Problem:
             )
         if self.ignore_index > 0:
             raise ValueError(
-                f"ignore_index: must not be > 0 with soft labels (paddle forbids it), got "
+                f"ignore_index: must not be > 0 with soft labels (the contract forbids it), got "
                 f"{self.ignore_index}; soft labels never ignore a position"
             )
         self.soft_rows = _Rows(q, self.axis)
@@ -475,12 +475,13 @@ class _Problem:
             if smoothing:
                 self.terms.append("weight" if per_class else "ones")
         else:
-            torch_smoothing = weighted and smoothing and self.conv.smoothing_weight == "torch"
+            separate_smoothing = (weighted and smoothing
+                                  and self.conv.smoothing_weight == "separate-terms")
             self.terms = ["index"]
             self.needs_soft_weight_sum = False
             if smoothing:
-                self.terms.append("weight" if torch_smoothing else "ones")
-        self.torch_smoothing = not self.soft and "weight" in self.terms
+                self.terms.append("weight" if separate_smoothing else "ones")
+        self.separate_smoothing = not self.soft and "weight" in self.terms
 
     def block_terms(self, s: int, e: int, ws: _Workspace) -> list:
         """The terms' vectors for positions [s, e): (kind, data) pairs for the kernels."""
@@ -590,7 +591,7 @@ class _Problem:
             wy = w[self.y[a:b]]
             if self.smoothing == 0.0:
                 c1, c2, d = (wy, zero), (zero, zero), (wy, zero)
-            elif self.torch_smoothing:
+            elif self.separate_smoothing:
                 c1, c2, d = acc.dd_mul(*ome, wy, 0.0), eoc, (wy, zero)
             else:
                 sw = acc.dd_add(*acc.dd_mul(*ome, wy, 0.0), *acc.dd_mul(*eoc, *self.weight_sum))
@@ -924,7 +925,7 @@ def _neg_inf_row(x_row, m, k, terms, pieces: _Pieces, i: int, cap=None) -> None:
 def _softmax_grad_block(x, terms, coefs, ws, out, floor=None, assumed=None, g=None) -> None:
     """`out = (p R - r) g` per row: p = softmax(x), r = c1 v1 + c2 v2, R = sum_c r_c.
 
-    `floor`: p is the softmax of the clipped shift (paddle's kernel uses it as is);
+    `floor`: p is the softmax of the clipped shift (used as is, not differentiated through the clip);
     `assumed`: R replaced by these values (grad-assumes-normalised-labels); `g`: the rows'
     cotangents (None: 1). `out` (n, C) float64 C-contiguous may be the result's own rows.
     """
@@ -1104,7 +1105,7 @@ def _log_prob_sums(p_block, terms, p: _Problem, ws, pieces: _Pieces, rows: slice
 
 
 def _renormalised_neg_log(p_block, p: _Problem, ws, nlp, pieces: _Pieces, rows: slice) -> None:
-    """The keras rules: `nlp = -log` of the clipped (after-clip) or renormalised-then-clipped
+    """The clip rules: `nlp = -log` of the clipped (after-clip) or renormalised-then-clipped
     (before-clip) probabilities; after-clip also stores `sum_c cp_c - 1` in `pieces.tail`."""
     n = p_block.shape[0]
     eps = p.clip_eps
@@ -1131,8 +1132,8 @@ def _renormalised_neg_log(p_block, p: _Problem, ws, nlp, pieces: _Pieces, rows: 
 
 
 def _log_prob_grad_block(p_block, terms, coefs, p: _Problem, ws, out) -> None:
-    """`out = -r / p` (0 where r == 0, and where the keras clip is active); the keras
-    renormalising rules and paddle's literal `-q / p` (log-zero-1e20) as the conventions say."""
+    """`out = -r / p` (0 where r == 0, and where the clip is active); the
+    renormalising rules and the literal `-q / p` (log-zero-1e20) as the conventions say."""
     n, C = p_block.shape
     eps = p.clip_eps
     r = out if p.renormalise == "none" else np.empty((n, C))

@@ -47,7 +47,7 @@ def model_coefficients(target, w, hard, ignored, y, e, C, ignore_index, conv: Co
     q = [(1 - e) * t + e / C for t in target]
     if w is None:
         return q, mp.mpf(1)
-    if hard and e > 0 and conv.smoothing_weight == "torch":
+    if hard and e > 0 and conv.smoothing_weight == "separate-terms":
         r = [e / C * wc for wc in w]
         r[y] += (1 - e) * w[y]
         return r, w[y]
@@ -196,7 +196,7 @@ def cases(draw) -> Case:
         soft_weight=draw(st.sampled_from(["sample", "per-class"])),
         mean_counts_ignored=draw(st.booleans()),
         empty_mean=draw(st.sampled_from(["nan", "zero"])),
-        smoothing_weight=draw(st.sampled_from(["soft", "torch"])),
+        smoothing_weight=draw(st.sampled_from(["soft", "separate-terms"])),
         probs_clip_eps=draw(st.sampled_from([0.0, 1e-7])),
     )
     axis = -1
