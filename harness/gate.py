@@ -14,8 +14,9 @@ Records are matched by (case, framework, check). A record **regressed** when:
   (mismatch -> divergent, and likewise from error, crash, ...) is an improvement;
 - its error behaviour is new or changed (`error_behaviour` differs), or its verdict changed to
   one of the failure modes error, bad-input-accepted, timeout, crash;
-- its verdict got worse in the one order of `harness.verdicts.ORDER`:
-  pass < divergent < unsupported < mismatch < bad-input-accepted < error < timeout < crash;
+- its verdict got worse in the one order of `harness.verdicts.ORDER`: pass < divergent <
+  unsupported < known-defect < inconsistent < mismatch < bad-input-accepted < error < timeout <
+  crash (a convention reclassified as a defect regresses: divergent -> known-defect);
 - its error grew relative to its bound by more than the noise margin: `max_ratio` (the error at
   the worst element over the bound there) regresses when `new > old + margin x max(1, old)`
   (`--ratio-margin`, default 0.25: a quarter of the bound within it, a quarter of the error beyond
@@ -66,6 +67,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -81,7 +83,8 @@ SCHEMA_FILE = ("schema", "results.schema.json")  # relative to the harness packa
 FORMAT = "xent-parity-results/1"
 
 _DETAILED = FAILURE_MODES | {"unsupported"}  # verdicts whose detail text is the figure
-_REVIEWED_OK = frozenset({"pass", "unsupported", "divergent"})  # new records needing no review
+# new records needing no review: a pass, a declared limit, or a declared (and so reviewed) behaviour
+_REVIEWED_OK = frozenset({"pass", "unsupported", "divergent", "known-defect"})
 
 
 class GateError(Exception):
@@ -122,6 +125,7 @@ def validate_results(doc: Any) -> list[str]:
 
 
 _FLOAT_WORDS = frozenset({"inf", "-inf", "nan"})
+_CHECK = re.compile(r"(forward|grad)(~[a-z][a-z-]*)?\Z")
 
 
 def _is_float(v) -> bool:
@@ -139,7 +143,8 @@ def _str_or_none(v) -> bool:
 _RECORD_CHECKS = (  # (key, required, test, what it must be): what the gate reads of a record
     ("case", True, lambda v: isinstance(v, str) and v != "", "a non-empty string"),
     ("framework", True, lambda v: isinstance(v, str) and v != "", "a non-empty string"),
-    ("check", True, lambda v: v in ("forward", "grad"), "one of 'forward', 'grad'"),
+    ("check", True, lambda v: isinstance(v, str) and _CHECK.match(v) is not None,
+     "'forward' or 'grad', or one with a relation: 'forward~NAME'"),
     ("verdict", True, lambda v: v in RANK, f"one of {', '.join(map(repr, ORDER))}"),
     ("convention", True, _str_or_none, "a string or null"),
     ("error_behaviour", True, _str_or_none, "a string or null"),
@@ -211,8 +216,9 @@ def check_document(doc: Any) -> list[str]:
                     errors.append(f"results[{i}]: {key!r} is a required property")
             elif not test(r[key]):
                 errors.append(f"results[{i}].{key}: {_clip(repr(r[key]), 60)} is not {what}")
-        if r.get("verdict") == "divergent" and not r.get("convention"):
-            errors.append(f"results[{i}].convention: a divergent record names its convention")
+        if r.get("verdict") in ("divergent", "known-defect") and not r.get("convention"):
+            errors.append(f"results[{i}].convention: a {r['verdict']} record names its "
+                          "convention")
         if len(errors) > 50:
             break
     if "complete" in doc and not isinstance(doc["complete"], bool):

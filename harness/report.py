@@ -47,8 +47,10 @@ def atomic_write(path: str | Path, text: str | bytes) -> None:
         raise
 
 
-BASE_KEYS = ("case", "framework", "check", "verdict", "convention", "fitting", "error_behaviour",
-             "detail", "version", "device", "params")  # "fitting" only on divergent records
+BASE_KEYS = ("case", "framework", "check", "verdict", "convention", "fitting", "kind", "canonical",
+             "departs", "error_behaviour", "detail", "version", "device", "params")
+# "fitting", "kind" and "canonical" only on divergent and known-defect records, "departs" only
+# on passing ones that a declared name would have changed
 COMPARISON_KEYS = ("max_ulp", "max_abs", "max_rel", "bound", "bound_ulp", "max_ratio", "worst_ulp",
                    "n_bad", "n", "worst_index", "worst_got", "worst_expected", "dtype_got", "reason")
 
@@ -59,11 +61,24 @@ def record(v: Verdict, params: dict) -> dict:
          "version": v.version, "device": v.device, "params": params}
     if v.fitting:
         r["fitting"] = list(v.fitting)
+    if v.kind:
+        r["kind"] = v.kind
+    if v.canonical:
+        r["canonical"] = {k: _plain_float(x) for k, x in v.canonical.items()}
+    if v.departs:
+        r["departs"] = list(v.departs)
     c = v.comparison
     if c is not None:
         cj = c.to_json()
         r.update({k: cj[k] for k in COMPARISON_KEYS})
     return r
+
+
+def _plain_float(v):
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        return v if np.isfinite(v) else repr(v)
+    return v
 
 
 def results_document(records: list[dict], environment: dict, grid: dict, events: list[dict],
@@ -109,8 +124,10 @@ def features(params: dict, check: str) -> list[str]:
     out.append({"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}[
         params["dtype"]])
     out.append(params["reduction"])
-    if check == "grad":
+    if check.split("~")[0] == "grad":
         out.append("gradient")
+    if "~" in check:
+        out.append("relations")
     if params.get("invalid"):
         out = ["bad input"]
     return out
@@ -118,8 +135,9 @@ def features(params: dict, check: str) -> list[str]:
 
 FEATURES = ["hard labels", "soft labels", "probability input", "weights", "ignore_index",
             "smoothing", "class axis", "f16", "bf16", "f32", "f64", "none", "sum", "mean",
-            "gradient", "bad input"]
-CELL = (("pass", "✓"), ("divergent", "d"), ("mismatch", "m"), ("bad-input-accepted", "b"),
+            "gradient", "relations", "bad input"]
+CELL = (("pass", "✓"), ("divergent", "d"), ("known-defect", "k"), ("inconsistent", "i"),
+        ("mismatch", "m"), ("bad-input-accepted", "b"),
         ("error", "e"), ("crash", "c"), ("timeout", "t"), ("unsupported", "u"))
 
 
@@ -137,7 +155,10 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
     out.append(f"Softmax cross entropy, every framework's public API against a float64 reference. "
                f"Grid `{', '.join(grid.get('files', []))}`: {grid.get('cases')} cases, hash "
                f"`{grid.get('hash')}`.")
-    out += ["", "## Environment", "",
+    out.append("")
+    out += declarations_sections(doc)
+    out += relations_section(doc["results"])
+    out += ["## Environment", "",
             f"Python {env.get('python')}, numpy {env.get('numpy')}, {env.get('platform')} "
             f"({env.get('machine')}), device `{env.get('device')}`. Date and durations: see Run at "
             "the end.", "",
@@ -176,8 +197,8 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
     cols = [f for f in FEATURES if any(matrix[fw][f] for fw in matrix)]
     out += ["## Conformance by feature", "",
             "Each cell counts the results touching that feature: ✓ pass, d divergent (a named "
-            "convention), m mismatch, b bad input accepted, e error, c crash, t timeout, "
-            "u unsupported.", ""]
+            "convention), k known defect, i inconsistent, m mismatch, b bad input accepted, "
+            "e error, c crash, t timeout, u unsupported.", ""]
     out.append("| framework | " + " | ".join(cols) + " |")
     out.append("|---|" + "---|" * len(cols))
     for fw in sorted(matrix):
@@ -200,7 +221,7 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
             for dt in dtypes:
                 rs = [r for r in recs if r["framework"] == fw and r["check"] == check
                       and r["params"]["dtype"] == dt and "max_ulp" in r
-                      and r["verdict"] in ("pass", "divergent", "mismatch")
+                      and r["verdict"] in ("pass", "divergent", "known-defect", "mismatch")
                       and np.isfinite(_num(r["max_ulp"]))]
                 if not rs:
                     cells.append("·")
@@ -268,6 +289,139 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
     return "\n".join(out)
 
 
+def _declared(doc) -> list[tuple[str, dict]]:
+    """(framework, declaration) for every declaration of every framework that ran."""
+    out = []
+    for fw, info in sorted(doc["environment"].get("frameworks", {}).items()):
+        for d in info.get("conventions") or []:
+            out.append((fw, d))
+    return out
+
+
+def _names(r) -> set:
+    return set((r.get("convention") or "").split("+")) - {""}
+
+
+def declarations_sections(doc) -> list[str]:
+    """The defects found (first), the inconsistencies, and the table of every declared behaviour
+    with its kind, evidence and results on this grid."""
+    recs = doc["results"]
+    declared = _declared(doc)
+    if not declared:
+        return []
+    per: dict = defaultdict(lambda: {"results": 0, "ratio": 0.0, "rel": 0.0, "nonfinite": 0,
+                                     "shape": 0, "inconsistent": 0})
+    for r in recs:
+        if r["verdict"] not in ("divergent", "known-defect", "inconsistent"):
+            continue
+        canon = r.get("canonical") or {}
+        for name in _names(r):
+            kind = (canon.get("kinds") or {}).get(name, r.get("kind") or "convention")
+            p = per[(r["framework"], name, kind)]
+            p["results"] += 1
+            p["inconsistent"] += r["verdict"] == "inconsistent"
+            ratio, rel = _num(canon.get("max_ratio", 0.0)), _num(canon.get("max_rel", 0.0))
+            if canon.get("reason") == "shape":
+                p["shape"] += 1
+            elif canon.get("reason") == "nonfinite" or not np.isfinite(ratio):
+                p["nonfinite"] += 1
+            else:
+                p["ratio"], p["rel"] = max(p["ratio"], ratio), max(p["rel"], rel)
+
+    def effect(fw, name, kind):
+        p = per.get((fw, name, kind))
+        if not p or not p["results"]:
+            return "no result on this grid"
+        parts = []
+        finite = p["results"] - p["nonfinite"] - p["shape"]
+        if finite:
+            parts.append(f"up to {p['rel']:.3g} relative ({p['ratio']:.3g}x the bound)")
+        if p["nonfinite"]:
+            parts.append(f"{p['nonfinite']} with NaN/inf where canonical has none, or none "
+                         "where it has")
+        if p["shape"]:
+            parts.append(f"{p['shape']} in the shape of the result only")
+        n = p["results"]
+        return f"{n} result{'s' * (n != 1)}: " + "; ".join(parts)
+
+    out = ["## Known defects", "",
+           "Behaviours the adapters declare as defects: they contradict the framework's own "
+           "documentation, its other code paths or mathematics. A result they explain is "
+           "`known-defect`, not a convention.", ""]
+    defects = [(fw, d) for fw, d in declared if d.get("kind") == "defect"]
+    for fw, d in defects:
+        link = d.get("upstream") or d.get("link", "")
+        out.append(f"- **{fw} `{d['name']}`**: {effect(fw, d['name'], 'defect')}. "
+                   f"{_md_escape(d.get('contradicts', ''))} "
+                   f"([{'upstream' if d.get('upstream') else 'evidence'}]({link}))")
+    if not defects:
+        out.append("None declared.")
+    out.append("")
+    found = doc.get("inconsistencies") or []
+    out += ["## Inconsistencies", "",
+            "A declared behaviour the framework follows on some results but not on others where "
+            "it would change the value (harness.consistency): evidence of a defect; the results "
+            "that follow it are `inconsistent`.", ""]
+    if not found:
+        out.append("None found: every declared behaviour is followed wherever it applies.")
+    for f in found:
+        out.append(f"- **{f['framework']} `{f['convention']}`**: followed on {f['n_followed']} "
+                   f"result(s) (e.g. `{f['followed'][0]}`), not on {f['n_not_followed']} where "
+                   f"it would change the value (e.g. `{f['not_followed'][0]}`)")
+    out.append("")
+    out += ["## Declared behaviours", "",
+            "Every behaviour an adapter declares: its kind, the evidence (for a convention the "
+            "documentation that states it; for a defect what shows it), and what it explains on "
+            "this grid.", "",
+            "| framework | name | kind | evidence | results on this grid |", "|---|---|---|---|---|"]
+    order = {"defect": 0, "platform-limit": 1, "convention": 2}
+    for fw, d in sorted(declared, key=lambda x: (order.get(x[1].get("kind"), 3), x[0],
+                                                 x[1]["name"])):
+        links = f"[evidence]({d.get('link', '')})"
+        if d.get("upstream"):
+            links += f", [upstream]({d['upstream']})"
+        kind = d.get("kind", "convention")
+        inc = per.get((fw, d["name"], kind), {}).get("inconsistent", 0)
+        res = effect(fw, d["name"], kind) + (f" ({inc} inconsistent)" if inc else "")
+        out.append(f"| {fw} | `{d['name']}` | {d.get('kind', 'convention')} | {links} | {res} |")
+    out.append("")
+    return out
+
+
+def relations_section(recs) -> list[str]:
+    """Metamorphic relations: per framework and relation, how many held, how many were
+    violated (with the first few violations named), how many did not apply."""
+    rel = [r for r in recs if "~" in r["check"]]
+    if not rel:
+        return []
+    names = sorted({r["check"].split("~")[1] for r in rel})
+    table: dict = defaultdict(Counter)
+    for r in rel:
+        table[(r["framework"], r["check"].split("~")[1])][r["verdict"]] += 1
+    out = ["## Metamorphic relations", "",
+           "Pairs of calls of one framework that must agree (harness.relations): each cell "
+           "counts held / violated / not applicable, forward and gradient together.", "",
+           "| framework | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for fw in sorted({r["framework"] for r in rel}):
+        cells = []
+        for n in names:
+            c = table[(fw, n)]
+            bad = sum(v for k, v in c.items() if k not in ("pass", "unsupported"))
+            cells.append(f"{c['pass']} / {'**' + str(bad) + '**' if bad else 0} / "
+                         f"{c['unsupported']}")
+        out.append(f"| {fw} | " + " | ".join(cells) + " |")
+    out.append("")
+    violated = [r for r in rel if r["verdict"] not in ("pass", "unsupported")]
+    for r in violated[:20]:
+        out.append(f"- {r['framework']} `{r['check']}` `{r['case']}`: "
+                   f"{_md_escape(r['detail'])[:400]}")
+    if len(violated) > 20:
+        out.append(f"- ... and {len(violated) - 20} more in results.json")
+    if violated:
+        out.append("")
+    return out
+
+
 def _conventions_section(doc) -> list[str]:
     recs = doc["results"]
     declared = defaultdict(dict)  # name -> framework -> link
@@ -276,7 +430,7 @@ def _conventions_section(doc) -> list[str]:
             declared[c["name"]][fw] = c.get("link", "")
     found = defaultdict(Counter)
     for r in recs:
-        if r["verdict"] == "divergent":
+        if r["verdict"] in ("divergent", "known-defect", "inconsistent"):
             for name in (r["convention"] or "").split("+"):
                 found[name][r["framework"]] += 1
     names = sorted(set(declared) | set(found))
@@ -302,7 +456,8 @@ def _conventions_section(doc) -> list[str]:
         links = ", ".join(f"[{fw}]({link})" for fw, link in sorted(declared[name].items()))
         out.append(f"- documented by: {links or 'none'}")
         diverged = {(d["case"], d["check"]) for d in recs  # built once: quadratic if inlined
-                    if d["verdict"] == "divergent" and name in (d["convention"] or "")}
+                    if d["verdict"] in ("divergent", "known-defect", "inconsistent")
+                    and name in (d["convention"] or "")}
         canon = sorted({r["framework"] for r in recs if r["verdict"] == "pass"
                         and (r["case"], r["check"]) in diverged})
         out.append(f"- canonical on the same cases: {', '.join(canon) or 'none'}")
@@ -399,7 +554,7 @@ def render_figures(doc: dict, folder: Path) -> dict[str, str]:
     except ImportError:
         return {}
     recs = [r for r in doc["results"] if "max_abs" in r and r["verdict"] in
-            ("pass", "divergent", "mismatch")]
+            ("pass", "divergent", "known-defect", "mismatch")]
     if not recs:
         return {}
     folder.mkdir(parents=True, exist_ok=True)
@@ -446,9 +601,11 @@ def _ratio(r) -> float:
 
 
 def worst_records(recs) -> list[dict]:
-    """The records that are neither pass, unsupported nor divergent, worst first: by severity
-    (harness.verdicts.ORDER), then by error relative to the bound."""
-    bad = [r for r in recs if r["verdict"] not in ("pass", "unsupported", "divergent")]
+    """The records no declaration explains (neither pass, unsupported, divergent nor
+    known-defect), worst first: by severity (harness.verdicts.ORDER), then by error relative to
+    the bound."""
+    bad = [r for r in recs
+           if r["verdict"] not in ("pass", "unsupported", "divergent", "known-defect")]
     bad.sort(key=lambda r: (-rank(r["verdict"]), -_ratio(r), r["case"], r["framework"],
                             r["check"]))
     return bad

@@ -8,14 +8,21 @@
 - a valid case that raised: `error`;
 - values within the bound of the canonical reference: `pass`;
 - values within the bound of the reference under a convention the adapter documents: `divergent`,
-  with the convention named;
+  with the convention named; under a behaviour the adapter declares a defect (it contradicts the
+  framework's own documentation, its other code paths or mathematics): `known-defect`, with its
+  upstream link;
 - otherwise `mismatch`, with the figures against the canonical reference.
+
+A declared name that the framework follows on some cases and not on others where it would change
+the value is an inconsistency (`harness.consistency`): the results that follow it become
+`inconsistent`, a failing verdict, since a declaration must never hide a bug it merely resembles.
 
 Attribution does not depend on rounding. Two conventions can explain one result equally well (a
 clip-then-renormalise and a renormalise-then-clip where nothing needs renormalising): the judge
 tries the smallest sets first, records every set of that size whose reference the result matches
 within its bound (`Verdict.fitting`), and names the first of them in a fixed preference order, the
-adapter's declaration order (sets of two or more: ordered by their members' declaration order). It
+adapter's declaration order (sets of two or more: ordered by their members' declaration order), a
+set with a declared defect in it before one without (a bug must not pass as a convention). It
 never picks by the closer fit, since which of two fits is closer is decided by the last bits, which
 differ between CPUs (numpy's float64 exp and log are dispatched to AVX-512 kernels on some
 machines, libm on others). Expectations, pytest and the gate accept any fitting set as the same
@@ -37,9 +44,12 @@ from harness.compare import Comparison, compare
 PASS, MISMATCH, DIVERGENT = "pass", "mismatch", "divergent"
 BAD_INPUT, ERROR, UNSUPPORTED, CRASH, TIMEOUT = (
     "bad-input-accepted", "error", "unsupported", "crash", "timeout")
+KNOWN_DEFECT, INCONSISTENT = "known-defect", "inconsistent"
 # The one order of severity, best first: what the gate calls worse, the order of the report's
 # columns and of its discrepancies
-ORDER = (PASS, DIVERGENT, UNSUPPORTED, MISMATCH, BAD_INPUT, ERROR, TIMEOUT, CRASH)
+ORDER = (PASS, DIVERGENT, UNSUPPORTED, KNOWN_DEFECT, INCONSISTENT, MISMATCH, BAD_INPUT, ERROR,
+         TIMEOUT, CRASH)
+EXPLAINED = frozenset({DIVERGENT, KNOWN_DEFECT})  # matched a declared behaviour
 VERDICTS = ORDER
 RANK = {v: i for i, v in enumerate(ORDER)}
 FAILURE_MODES = frozenset({BAD_INPUT, ERROR, TIMEOUT, CRASH})  # appearing, they always regress
@@ -76,6 +86,9 @@ class Verdict:
     verdict: str
     convention: str | None = None
     fitting: list[str] = field(default_factory=list)  # every set that fits, the chosen first
+    kind: str | None = None  # of the chosen set: defect if a member is one, else its kind
+    canonical: dict | None = None  # divergent/known-defect: the canonical figures, the effect
+    departs: list[str] = field(default_factory=list)  # pass: declared names that would change it
     detail: str = ""
     error_behaviour: str | None = None  # for invalid cases: raises, accepts, crashes, hangs
     comparison: Comparison | None = None
@@ -103,10 +116,12 @@ def _describe_value(a) -> str:
 def judge(case_id: str, framework: str, check: str, invalid: str | None, answer: dict,
           got: np.ndarray | None, expected: Callable[[tuple[str, ...]], np.ndarray],
           bound: Callable[[tuple[str, ...]], np.ndarray], dtype: str, conventions: tuple[str, ...],
-          version: str = "", device: str = "cpu") -> Verdict:
+          version: str = "", device: str = "cpu", kinds: dict | None = None) -> Verdict:
     """`expected(conventions)` gives the reference value (raises ValueError for invalid input);
-    `bound(conventions)` the per-element bound of that value; `conventions` are those the adapter
-    documents (names the reference does not implement are skipped)."""
+    `bound(conventions)` the per-element bound of that value; `conventions` are the names the
+    adapter declares for this case (in scope), in its order; `kinds` maps a name to its kind
+    (convention, defect, platform-limit; convention when absent)."""
+    kinds = kinds or {}
     v = Verdict(case_id, framework, check, "", version=version, device=device,
                 seconds=answer.get("seconds"))
     status = answer.get("status")
@@ -146,6 +161,7 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
     v.comparison = c
     if c.ok:
         v.verdict = PASS
+        v.departs = _departures(conventions, expected, ref, b, dtype)
         return v
     if c.reason in ("values", "nonfinite", "shape"):
         # the smallest set of conventions that explains the result; among sets of that size, the
@@ -178,16 +194,62 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
                 if c2.ok:
                     fits.append((names, c2))
             if fits:
+                # a set with a declared defect first: a bug must not pass as a convention
+                fits.sort(key=lambda f: not any(kinds.get(n) == "defect" for n in f[0]))
                 names, c2 = fits[0]
-                v.verdict, v.convention, v.comparison = DIVERGENT, "+".join(names), c2
+                kind = _kind_of(names, kinds)
+                v.verdict = KNOWN_DEFECT if kind == "defect" else DIVERGENT
+                v.convention, v.comparison, v.kind = "+".join(names), c2, kind
                 v.fitting = ["+".join(n) for n, _ in fits]
+                v.canonical = {"max_ratio": c.max_ratio, "max_rel": c.max_rel,
+                               "reason": c.reason,
+                               "kinds": {n: kinds.get(n, "convention") for n in names}}
                 others = (f"; also fits {', '.join(v.fitting[1:])}" if len(fits) > 1 else "")
-                v.detail = (f"matches convention {'+'.join(names)}, not canonical{others} "
+                what = "the known defect" if kind == "defect" else "convention"
+                v.detail = (f"matches {what} {'+'.join(names)}, not canonical{others} "
                             f"(canonical: {c.summary()})")
                 return v
     v.verdict = MISMATCH
     v.detail = c.summary()
     return v
+
+
+def _kind_of(names, kinds) -> str:
+    """The kind of a set of declared names: defect if any member is, else platform-limit if any
+    is, else convention."""
+    found = {kinds.get(n, "convention") for n in names}
+    for kind in ("defect", "platform-limit"):
+        if kind in found:
+            return kind
+    return "convention"
+
+
+def _departures(names, expected, ref, bound, dtype) -> list[str]:
+    """The declared names whose reference differs from the canonical value beyond the canonical
+    bound on this case: had the framework followed them, the result would not have passed
+    (harness.consistency compares this with the cases where it did follow them)."""
+    from reference import CONVENTIONS
+
+    if hasattr(ref, "compare"):  # a streamed gradient: too large to hold a second one
+        return []
+    out = []
+    for n in names:
+        if n not in CONVENTIONS:
+            continue
+        try:
+            alt = expected((n,))
+        except ValueError:  # the convention rejects this case
+            continue
+        if hasattr(alt, "compare") or _same(alt, ref):
+            continue
+        try:
+            c = compare(np.asarray(alt), ref, bound, dtype, dtype)
+        except ValueError:  # a bound that does not broadcast to a kept axis: it departs
+            out.append(n)
+            continue
+        if not c.ok:
+            out.append(n)
+    return out
 
 
 def _compare(got, ref, bound, dtype, dtype_got) -> Comparison:

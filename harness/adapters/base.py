@@ -3,7 +3,8 @@
 An adapter wraps one public cross-entropy API of one framework. It runs only inside a worker process
 (`harness.worker`), imports its framework lazily in `setup()`, and exchanges plain numpy arrays with
 the harness. What it can do is data (`Capabilities`); the conventions its framework documents are
-data too (`DocumentedConvention`, each with a link). An adapter never imports `reference`.
+data too (`DocumentedConvention`: a name the reference computes, its kind, convention, defect or
+platform limit, and the evidence for it). An adapter never imports `reference`.
 
 Arrays an adapter receives (`Inputs`):
 - `x`: the input, in the case dtype's carrier (bfloat16 values arrive as float32 holding exact
@@ -53,16 +54,77 @@ class Capabilities:
                 "devices": list(self.devices), "dtype_notes": dict(self.dtype_notes)}
 
 
+CONVENTION, DEFECT, PLATFORM_LIMIT = "convention", "defect", "platform-limit"
+KINDS = (CONVENTION, DEFECT, PLATFORM_LIMIT)
+
+
 @dataclass(frozen=True)
 class DocumentedConvention:
-    """A named convention (see docs/semantics.md) that this framework documents or implements."""
+    """A behaviour of this framework that departs from the canonical definition, under the name
+    the reference computes it by (docs/semantics.md), with its kind and the evidence for it:
+
+    - `convention`: the framework's API documentation states it. `quote` is the documentation's
+      sentence, `link` the page of the pinned version.
+    - `defect`: it contradicts the framework's own documentation, its other code paths or
+      mathematics. `contradicts` says what contradicts what, `link` points at the code or page
+      that shows it, `upstream` at the framework's issue or pull request where one exists.
+    - `platform-limit`: the framework cannot do better on this platform (no kernel for a dtype).
+
+    `scope` limits where the framework follows it: case parameters (and "check": forward or
+    grad) to the values allowed, `excludes` to values not allowed; outside it the name is neither
+    tried nor held against the framework. One name may be declared twice with disjoint scopes
+    (a convention where the docs state it, a defect where they say otherwise). A result the reference explains under a defect is `known-defect`, not
+    `divergent`."""
 
     name: str
     link: str
     note: str = ""
+    kind: str = CONVENTION
+    quote: str = ""
+    contradicts: str = ""
+    upstream: str = ""
+    scope: Mapping[str, tuple] = field(default_factory=dict)
+    excludes: Mapping[str, tuple] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"declaration {self.name!r}: kind {self.kind!r} is not one of "
+                             f"{', '.join(KINDS)}")
+        if self.kind == CONVENTION and not self.quote:
+            raise ValueError(f"declaration {self.name!r}: a convention quotes the documentation "
+                             "that states it (quote=...)")
+        if self.kind == DEFECT and not self.contradicts:
+            raise ValueError(f"declaration {self.name!r}: a defect says what contradicts what "
+                             "(contradicts=...)")
+        for key, values in {**self.scope, **self.excludes}.items():
+            if not isinstance(values, (tuple, list)) or not values:
+                raise ValueError(f"declaration {self.name!r}: scope {key!r} must list the values "
+                                 "allowed")
+
+    def in_scope(self, params: Mapping[str, Any], check: str) -> bool:
+        """Whether a case (its parameters) and check fall inside the declared scope."""
+        for key, allowed in self.scope.items():
+            value = check if key == "check" else params.get(key)
+            if value not in allowed:
+                return False
+        for key, barred in self.excludes.items():
+            if (check if key == "check" else params.get(key)) in barred:
+                return False
+        return True
 
     def to_json(self) -> dict:
-        return {"name": self.name, "link": self.link, "note": self.note}
+        out = {"name": self.name, "link": self.link, "note": self.note, "kind": self.kind}
+        for key in ("quote", "contradicts", "upstream"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.scope:
+            out["scope"] = {k: list(v) for k, v in self.scope.items()}
+        if self.excludes:
+            out["excludes"] = {k: list(v) for k, v in self.excludes.items()}
+        return out
+
+
+Declaration = DocumentedConvention  # what it is: a declared behaviour, of any kind
 
 
 @dataclass

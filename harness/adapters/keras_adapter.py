@@ -36,14 +36,12 @@ from __future__ import annotations
 import os
 
 from harness.adapters.base import COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention
-from harness.adapters.tf_adapter import (NN_OPS, TF_MEMORY_FACTORS, CodeRunner,
+from harness.adapters.tf_adapter import (TF_MEMORY_FACTORS, CodeRunner,
     tensorflow_dispatch,
                                          configure_tensorflow, finish_lines, input_lines,
                                          output_from, tensorflow_header)
 
-LOSS_PY = "https://github.com/keras-team/keras/blob/master/keras/src/losses/loss.py"
-LOSSES_PY = "https://github.com/keras-team/keras/blob/master/keras/src/losses/losses.py"
-TF_NN_PY = "https://github.com/keras-team/keras/blob/master/keras/src/backend/tensorflow/nn.py"
+TAG = "https://github.com/keras-team/keras/blob/v3.15.1"
 
 COMPOSED_INVALID = {
     "weight-shape": "keras losses have no class-weight argument (the adapter composes weights "
@@ -135,45 +133,91 @@ class KerasAdapter(Adapter):
         devices=("cpu", "gpu"),
     )
     memory_factors = TF_MEMORY_FACTORS  # measured with tf.nn's
+    # kinds and evidence: docs/research-frameworks.md (keras); the installed keras is v3.15.1
     conventions = (
         DocumentedConvention(
-            "empty-mean-zero", LOSS_PY,
-            "reduce_values/apply_mask divide with divide_no_nan: an all-ignored or zero-weight "
-            "mean is 0"),
-        DocumentedConvention(
-            "weighted-mean-by-count", LOSS_PY,
+            "weighted-mean-by-count", "https://keras.io/api/losses/",
             "class weights as sample_weight with the default sum_over_batch_size: mean = "
-            "sum_j w_j l_j / #non-ignored positions (mean_with_sample_weight would be canonical)"),
+            "sum_j w_j l_j / #non-ignored positions (mean_with_sample_weight would be canonical)",
+            quote=('reduction: Type of reduction to apply to the loss. ... "sum_over_batch_size" '
+                   'means the loss instance will return the average of the per-sample losses in '
+                   'the batch ... Supported options are "sum", "sum_over_batch_size", "mean", '
+                   '"mean_with_sample_weight" or None. "sum" sums the loss, '
+                   '"sum_over_batch_size" and "mean" sum the loss and divide by the sample size, '
+                   'and "mean_with_sample_weight" sums the loss and divides by the sum of the '
+                   'sample weights.'),
+            upstream="https://github.com/keras-team/keras/issues/19740"),
         DocumentedConvention(
-            "empty-unreduced", LOSS_PY,
-            "reduce_values returns a 1-D empty loss (shape (0,)) unreduced for sum and mean"),
-        DocumentedConvention(
-            "probs-clipped", TF_NN_PY,
+            "probs-clipped", "https://keras.io/api/metrics/probabilistic_metrics/",
             "from_logits=False: p clipped to [eps, 1-eps], eps = keras.config.epsilon() = 1e-7; "
             "exact for CategoricalCrossentropy on rows that sum to 1, the precise forms are "
-            "probs-clipped-renormalised / probs-renormalised-clipped"),
+            "probs-clipped-renormalised / probs-renormalised-clipped",
+            quote=("[categorical_crossentropy, the function both the loss and the metric call] "
+                   "EPSILON = 1e-7, y = y_pred, y` = clip_ops.clip_by_value(output, EPSILON, "
+                   "1. - EPSILON)"),
+            upstream="https://github.com/keras-team/keras/issues/17634"),
         DocumentedConvention(
-            "probs-clipped-renormalised", "https://github.com/keras-team/keras/issues/11801",
+            "empty-mean-zero", f"{TAG}/keras/src/losses/loss.py#L140-L219",
+            "reduce_values/apply_mask divide with divide_no_nan: an all-ignored or zero-weight "
+            "mean is 0",
+            kind="defect",
+            contradicts=("the docs are silent (the weakest call here: maintainers intend 0, "
+                         "keras#21908); the documented mean over no position is 0/0, and "
+                         "keras's own empty path (a loss of shape (0,)) returns the empty "
+                         "array instead of 0")),
+        DocumentedConvention(
+            "empty-unreduced", f"{TAG}/keras/src/losses/loss.py#L140-L147",
+            "reduce_values returns a 1-D empty loss (shape (0,)) unreduced for sum and mean",
+            kind="defect",
+            contradicts=("the docs say '\"sum\" sums the loss': a sum is a scalar, and a loss "
+                         "of shape (2, 0) does reduce (to 0) where shape (0,) does not")),
+        DocumentedConvention(
+            "probs-clipped-renormalised", f"{TAG}/keras/src/backend/tensorflow/nn.py#L1432-L1440",
             "SparseCategoricalCrossentropy(from_logits=False): log(clip(p, eps, 1-eps)) is fed to "
-            "tf.nn.sparse_softmax_cross_entropy_with_logits, which renormalises "
-            f"({TF_NN_PY})"),
+            "tf.nn.sparse_softmax_cross_entropy_with_logits, which renormalises the clipped row",
+            kind="defect",
+            contradicts=("the same probabilities give different losses on two code paths: the "
+                         "TensorFlow backend's sparse loss renormalises after the clip (3.0e-7 "
+                         "for a one-hot prediction) where the categorical loss and the sparse "
+                         "loss of every other backend give 1.0e-7"),
+            upstream="https://github.com/keras-team/keras/issues/11801"),
         DocumentedConvention(
-            "probs-renormalised-clipped", "https://github.com/keras-team/tf-keras/issues/47",
+            "probs-renormalised-clipped", f"{TAG}/keras/src/backend/tensorflow/nn.py#L1368-L1379",
             "CategoricalCrossentropy(from_logits=False): p / sum(p), then clip to [eps, 1-eps], "
-            f"then -sum q log; gradient -q/p + sum(q)/sum(p) ({TF_NN_PY})"),
+            "then -sum q log; gradient -q/p + sum(q)/sum(p)",
+            kind="defect",
+            contradicts=("the docs are silent ('we assume that y_pred encodes a probability "
+                         "distribution'): rows that do not sum to 1 are renormalised without a "
+                         "word, so the loss is not the cross entropy of the probabilities given "
+                         "(contested upstream, open)"),
+            upstream="https://github.com/keras-team/tf-keras/issues/47"),
         DocumentedConvention(
-            "smoothing-classes-from-last-axis", LOSSES_PY,
+            "smoothing-classes-from-last-axis", "https://keras.io/api/losses/probabilistic_losses/",
             "categorical_crossentropy smooths with num_classes = y_true.shape[-1], not "
-            "shape[axis]"),
+            "shape[axis]",
+            kind="defect",
+            contradicts=("the docs smooth towards '0.1 / num_classes' along 'the features "
+                         "axis' (axis); with axis != -1 keras divides by the last axis's size "
+                         "(fixed after 3.15.1)"),
+            upstream="https://github.com/keras-team/keras/pull/23437"),
         DocumentedConvention(
-            "zero-q-neg-inf-nan", NN_OPS,
+            "zero-q-neg-inf-nan", f"{TAG}/keras/src/backend/tensorflow/nn.py#L1362-L1366",
             "from_logits=True goes through tf.nn.softmax_cross_entropy_with_logits: q_c = 0 at a "
-            "-inf logit gives NaN"),
+            "-inf logit gives NaN",
+            kind="defect",
+            contradicts=("the docs are silent; a zero target adds nothing (0 log 0 = 0), and "
+                         "the sparse loss gives the finite value (1.313) where the categorical "
+                         "loss gives NaN for the same row")),
         DocumentedConvention(
             "grad-assumes-normalised-labels",
             "https://www.tensorflow.org/api_docs/python/tf/nn/softmax_cross_entropy_with_logits",
             "from_logits=True, fused TF kernel only (op determinism off): gradient softmax - q; "
-            "with op determinism on (this adapter's default) the gradient is analytic"),
+            "with op determinism on (this adapter's default) the gradient is analytic",
+            kind="defect",
+            contradicts=("TensorFlow's docs say of rows that are not distributions 'the "
+                         "computation of the gradient will be incorrect'; keras says nothing, "
+                         "and the op-determinism path returns the true derivative"),
+            upstream="https://github.com/tensorflow/tensorflow/issues/2327"),
     )
 
     def dispatch(self):

@@ -96,10 +96,15 @@ class OptaxAdapter(Adapter):
     )
     conventions = (
         DocumentedConvention(
-            "zero-q-neg-inf-nan", f"{DOCS}#optax.losses.softmax_cross_entropy",
+            "zero-q-neg-inf-nan", f"{DOCS}#optax.losses.safe_softmax_cross_entropy",
             "softmax_cross_entropy evaluates -sum(labels * log_softmax(logits)) literally, so a "
-            "-inf logit where the target is 0 gives 0 * -inf = NaN; its docstring points to "
-            f"safe_softmax_cross_entropy for that case ({ISSUE_NEG_INF}, PR #898; source {SRC})"),
+            "-inf logit where the target is 0 gives 0 * -inf = NaN",
+            quote=("optax.losses.safe_softmax_cross_entropy provides an alternative "
+                   "implementation that differs on how logits=-inf are handled ... Contrarily "
+                   "to optax.softmax_cross_entropy this function handles labels*logsoftmax"
+                   "(logits) as 0 when logits=-inf and labels=0, following the convention "
+                   "that 0 log 0 = 0"),
+            upstream=ISSUE_NEG_INF),
     )
 
     @classmethod

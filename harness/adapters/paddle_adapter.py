@@ -20,6 +20,7 @@ from harness.adapters.base import (NATIVE, Adapter, Capabilities, DocumentedConv
                                    accelerator)
 
 TAG = "https://github.com/PaddlePaddle/Paddle/blob/v3.3.1"
+DOC = "https://www.paddlepaddle.org.cn/documentation/docs/en/api/paddle/nn/functional/cross_entropy_en.html"
 LOSS = f"{TAG}/python/paddle/nn/functional/loss.py"
 COMMON = f"{TAG}/python/paddle/nn/functional/common.py"
 DOC = ("https://www.paddlepaddle.org.cn/documentation/docs/en/api/paddle/nn/functional/"
@@ -46,51 +47,106 @@ class PaddleAdapter(Adapter):
         devices=("cpu", "gpu"),
         dtype_notes={d: _NO_CPU_KERNEL for d in GPU_ONLY_DTYPES},
     )
+    # kinds and evidence: docs/research-frameworks.md (paddle); DOC is the rendered docstring of
+    # the installed 3.3.1 loss.py
     conventions = (
         DocumentedConvention(
-            "mean-counts-ignored", f"{LOSS}#L3140-L3150",
+            "mean-counts-ignored", f"{LOSS}#L3113-L3150",
             "hard labels, no weight, ignore_index < 0: mean is mean_all(out), so ignored positions "
-            "count in the denominator as zero loss (only ignore_index >= 0 masks, L3113)"),
+            "count in the denominator as zero loss (only ignore_index >= 0 masks, L3113)",
+            kind="defect",
+            contradicts=("the docs say an ignored target 'does not contribute to the loss' but "
+                         "it dilutes the mean; the code's own comment asks to 'count sample num "
+                         "with class_index!=ignore_index'; weight=ones(C) gives the masked mean "
+                         "where weight=None gives sum/N, and ignore_index=7 masks where -1 does "
+                         "not (other code paths)"),
+            upstream="https://github.com/PaddlePaddle/Paddle/pull/76033"),
         DocumentedConvention(
-            "empty-mean-zero", f"{LOSS}#L3121-L3148",
+            "empty-mean-zero", f"{LOSS}#L3099-L3125",
             "mean divides by count + (count == 0) (also weight sums): all ignored or zero total "
-            "weight gives 0, not NaN (a zero-size input still gives NaN, L3104)"),
+            "weight gives 0, not NaN (a zero-size input still gives NaN, L3104)",
+            kind="defect",
+            contradicts=("the docs are silent; the documented means are 0/0 there, and paddle's "
+                         "own empty-input branch returns NaN on purpose ('when reduction is "
+                         "mean, use paddle.nan'), so two 'nothing to average' paths disagree")),
         DocumentedConvention(
             "softmax-shift-clipped-64", f"{TAG}/paddle/phi/kernels/funcs/softmax_impl.h#L33-L39",
             "ValueClip: shifted logits x - max are clipped at -64 before exp, so lp_c >= "
-            "-64 - log C; per-position losses cap near 64 + log C"),
+            "-64 - log C; per-position losses cap near 64 + log C",
+            kind="defect",
+            contradicts=("the documented loss is -logits_label + log(sum_i exp(logits_i)) with "
+                         "'a more numerically stable computing' and no clip; the clip caps the "
+                         "loss (64.41 for 102.41: mathematics), and after the max shift it is "
+                         "not needed for stability"),
+            upstream="https://github.com/PaddlePaddle/Paddle/issues/20994"),
         DocumentedConvention(
-            "log-zero-1e20", f"{TAG}/paddle/phi/kernels/funcs/cross_entropy.h#L26-L36",
+            "log-zero-1e20", f"{TAG}/paddle/phi/kernels/funcs/cross_entropy.h#L25-L45",
             "TolerableValue: -log(0) = inf is replaced by 1e20 (use_softmax=False; soft labels "
-            "give q_c * 1e20)"),
+            "give q_c * 1e20)",
+            kind="defect",
+            contradicts=("the documented loss is -log(P) (inf at P = 0); the loss is capped at "
+                         "1e20 while the gradient is -inf, so forward and gradient disagree"),
+            upstream="https://github.com/PaddlePaddle/Paddle/issues/9883"),
         DocumentedConvention(
             "mean-counts-label-elements", f"{LOSS}#L3113-L3131",
             "mean with ignore_index >= 0 when the label is a [..., C] float tensor (soft labels "
             "with ignore_index=0, or any label_smoothing): mask = label != ignore_index counts "
-            "label elements, not positions (about N*C)"),
+            "label elements, not positions (about N*C)",
+            kind="defect",
+            contradicts=("the docs say ignore_index is 'only valid when soft_label = False', yet "
+                         "ignore_index=0 with soft labels (or any smoothing) changes the mean: "
+                         "it divides by the label elements that differ from ignore_index, about "
+                         "C times the number of positions; the guard tests > 0, not >= 0")),
         DocumentedConvention(
             "smoothing-skips-ignore", f"{LOSS}#L3008-L3021",
             "label_smoothing > 0 turns hard labels into smoothed one-hot rows and switches to the "
             "soft path: ignore_index is never applied (one_hot raises on a negative or >= C "
-            "ignore_index value in the labels)"),
+            "ignore_index value in the labels)",
+            kind="defect",
+            contradicts=("the docs allow integer labels with label_smoothing and say a label "
+                         "equal to ignore_index is ignored; with smoothing it is an ordinary "
+                         "class, and the default -100 in the labels raises")),
         DocumentedConvention(
             "smoothing-coefficients-float32", f"{COMMON}#L2663",
             "label_smooth takes float(epsilon) as a float32 attribute and the one-hot rows are "
-            "float32: q' = f32(1 - f32(e)) * q + f32(e)/C, relative error ~1e-7 in float64"),
+            "float32: q' = f32(1 - f32(e)) * q + f32(e)/C, relative error ~1e-7 in float64",
+            kind="defect",
+            contradicts=("a float64 call smooths with float32 coefficients: the documented "
+                         "(1 - epsilon) * label + epsilon / C is off by about 1e-7 relative, "
+                         "beyond float64's rounding (precision, minor)")),
         DocumentedConvention(
             "grad-assumes-normalised-labels",
             f"{TAG}/paddle/phi/kernels/cpu/cross_entropy_grad_kernel.cc",
             "the soft-label gradient kernel computes softmax - label, assuming each label row "
-            "sums to 1 (smoothed float32 rows do not, exactly)"),
+            "sums to 1 (smoothed float32 rows do not, exactly)",
+            quote=("If soft_label=True and no label_smoothing, the shape and data type should be "
+                   "same with input, and the sum of the labels for each sample should be 1."),
+            upstream="https://github.com/PaddlePaddle/Paddle/issues/63678"),
         DocumentedConvention(
             "smoothing-classes-from-last-axis", f"{COMMON}#L2663",
             "label_smooth divides epsilon by label.shape[-1], not by C, when the class axis is "
-            "not last"),
+            "not last",
+            kind="defect",
+            contradicts=("the docs describe smoothing towards a uniform distribution over the "
+                         "classes; with axis != -1 the smoothed rows do not sum to 1 (0.88), "
+                         "and the gradient is then wrong too")),
         DocumentedConvention(
             "none-keeps-class-axis", f"{LOSS}#L3152-L3155",
-            "reduction='none' squeezes the class axis only when the label came without it: soft "
-            "labels, label smoothing and size-1-axis hard labels return the loss with a size-1 "
-            "class axis"),
+            "reduction='none' keeps a size-1 class axis for soft labels and for hard labels "
+            "given with the size-1 axis",
+            quote=("If reduction is 'none': 1. If soft_label = False, the dimension of return "
+                   "value is the same with label. 2. if soft_label = True, the dimension of "
+                   "return value is [N_1, N_2, ..., N_k, 1]."),
+            scope={"label": ("soft", "hard-keepdim")}),
+        DocumentedConvention(
+            "none-keeps-class-axis", f"{LOSS}#L3015-L3021",
+            "label_smoothing with integer labels of the input's shape without the class axis: "
+            "the 'none' loss keeps a size-1 class axis",
+            kind="defect",
+            contradicts=("the docs promise the label's shape for soft_label=False ('the "
+                         "dimension of return value is the same with label'); with smoothing, "
+                         "[N] labels give an [N, 1] loss"),
+            scope={"label": ("hard",)}, excludes={"smoothing": (0.0,)}),
     )
 
     def dispatch(self):

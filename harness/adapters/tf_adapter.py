@@ -36,7 +36,6 @@ from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, Docu
                                    Output)
 
 DENSE_DOC = "https://www.tensorflow.org/api_docs/python/tf/nn/softmax_cross_entropy_with_logits"
-NN_OPS = "https://github.com/tensorflow/tensorflow/blob/master/tensorflow/python/ops/nn_ops.py"
 
 DETERMINISM_ENV = "XENT_PARITY_TF_DETERMINISM"
 
@@ -257,14 +256,25 @@ class TfNnAdapter(Adapter):
     memory_factors = TF_MEMORY_FACTORS
     conventions = (
         DocumentedConvention(
-            "zero-q-neg-inf-nan", NN_OPS,
+            "zero-q-neg-inf-nan", DENSE_DOC,
             "dense op: -sum_c q_c * log_softmax_c is evaluated literally, so q_c = 0 at a -inf "
-            "logit gives 0 * -inf = NaN (canonical treats that term as 0)"),
+            "logit gives 0 * -inf = NaN (canonical treats that term as 0)",
+            kind="defect",
+            contradicts=("the docs are silent on -inf logits and the inputs meet every stated "
+                         "requirement; the sparse op gives the finite loss for the same label "
+                         "(0.6308), and the kernel's own gradient is finite (mathematics: a "
+                         "zero target adds nothing)"),
+            upstream="https://github.com/tensorflow/tensorflow/issues/40606"),
         DocumentedConvention(
             "grad-assumes-normalised-labels", DENSE_DOC,
-            "dense op, fused kernel only (op determinism off): the gradient is softmax(x) - q, "
-            "'if [label rows are not distributions] the computation of the gradient will be "
-            "incorrect'; with op determinism on (this adapter's default) the gradient is analytic"),
+            "dense op, fused kernel only (op determinism off): the gradient is softmax(x) - q; "
+            "with op determinism on (this adapter's default) the gradient is analytic",
+            kind="defect",
+            contradicts=("the docs say of label rows that are not distributions 'the "
+                         "computation of the gradient will be incorrect': it is not the "
+                         "derivative of the documented forward value, and the op-determinism "
+                         "path of the same call returns the true derivative"),
+            upstream="https://github.com/tensorflow/tensorflow/issues/2327"),
     )
 
     def dispatch(self):

@@ -13,6 +13,7 @@ from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, Docu
                                    Output, Unsupported, squeeze_label)
 
 DOC = "https://pytorch.org/docs/stable/generated/torch.nn.functional.cross_entropy.html"
+LOSS_DOC = "https://docs.pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html"
 SRC = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/LossNLL.cpp"
 
 
@@ -31,18 +32,34 @@ class TorchAdapter(Adapter):
     # measured on 1024 x 128000 (float32 and bfloat16): the forward allocates its log-softmax;
     # forward + backward the log-softmax, its gradient, the input's gradient and a cast copy
     memory_factors = {"forward": 1.5, "grad": 4.5}
+    # kinds and evidence: docs/research-frameworks.md (torch); stable doc pages (the 2.13 pages
+    # carry the same docstrings as the installed torch/nn/modules/loss.py)
     conventions = (
         DocumentedConvention(
-            "soft-weight-per-class", DOC,
-            "probability targets: l_n = -sum_c w_c y_nc log p_nc; mean divides by N"),
+            "soft-weight-per-class", LOSS_DOC,
+            "probability targets: l_n = -sum_c w_c y_nc log p_nc; mean divides by N",
+            quote=("[probability targets] l_n = - sum_{c=1}^C w_c log(exp(x_{n,c}) / sum_i "
+                   "exp(x_{n,i})) y_{n,c} ... If reduction is not 'none' (default 'mean'), then "
+                   "l(x, y) = sum_{n=1}^N l_n / N, if reduction = 'mean'"),
+            upstream="https://github.com/pytorch/pytorch/issues/107680"),
         DocumentedConvention(
-            "zero-q-neg-inf-nan", DOC,
+            "zero-q-neg-inf-nan", LOSS_DOC,
             "probability targets: a class with target 0 and a -inf logit contributes 0 * -inf = "
-            "NaN (the class-index path never multiplies; pytorch#49844 discusses masked logits)"),
+            "NaN; the class-index path gives the finite loss",
+            kind="defect",
+            contradicts=("the docs are silent on -inf logits; for the same one-hot row the "
+                         "class-index path gives the finite loss (0.000587), torch's own "
+                         "gradient of the NaN loss is finite, and torch.special.xlogy defines "
+                         "0 * log 0 = 0 (mathematics: a zero target adds nothing)"),
+            upstream=""),
         DocumentedConvention(
-            "smoothing-weighted-torch", SRC,
-            "cross_entropy_loss_label_smoothing: the smoothing term is weighted per class and the "
-            "mean divides by sum of w[target] (pytorch#61309)"),
+            "smoothing-weighted-torch", LOSS_DOC,
+            "class indices + label_smoothing + weight: the mixture target weighted per class, "
+            "mean divided by sum_n w_{y_n} (the class-index mean)",
+            quote=("label_smoothing: ... The targets become a mixture of the original ground "
+                   "truth and a uniform distribution ... [class indices, mean] sum_{n=1}^N "
+                   "l_n / sum_{n=1}^N w_{y_n} 1{y_n != ignore_index}"),
+            upstream="https://github.com/pytorch/pytorch/pull/63122"),
     )
 
     def dispatch(self):
