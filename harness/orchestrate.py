@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import report
+from harness import consistency, report
 from harness.cases import Case
 from harness.inputs import case_seed
 from harness.runner import AdapterSpec, Engine, grid_hash
@@ -228,7 +228,9 @@ def finalize(plan: Plan, records: list[dict], eng: Engine, out: Path, started: s
     t0 = time.perf_counter()
     timing = {"started": started, "finished": _now(), "resumed": resumed,
               "breakdown_s": eng.timing.to_json()}
-    extra = {"conventions": convention_catalogue(),
+    inconsistencies = consistency.apply(records)  # before the expectations: verdicts may change
+    extra = {"conventions": convention_catalogue(eng.environment()),
+             "inconsistencies": inconsistencies,
              "expectations": apply_expectations(expectations, records)}
     if not complete:
         extra["complete"] = False
@@ -251,6 +253,8 @@ def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
 
     repro = {}
     for r in report.worst_records(doc["results"])[:top]:
+        if "~" in r["check"]:  # a relation: its two calls and values are in its detail
+            continue
         try:
             ref = resolve(r["framework"])[1]
         except ValueError:
@@ -283,8 +287,8 @@ def apply_expectations(path: str | None, records: list[dict]) -> dict:
         r.pop("expectation", None)
         e = find(exps, r["case"], r["framework"], r["check"])
         if e is None:
-            if r["verdict"] not in ("pass", "unsupported"):
-                unexplained += 1
+            if r["verdict"] not in ("pass", "unsupported", "divergent", "known-defect"):
+                unexplained += 1  # neither a declaration nor a reviewed entry explains it
             continue
         e.matched += 1
         r["expectation"] = {"verdict": e.verdict, "convention": e.convention, "reason": e.reason,
@@ -297,11 +301,18 @@ def apply_expectations(path: str | None, records: list[dict]) -> dict:
             "unexplained": unexplained}
 
 
-def convention_catalogue() -> dict:
+def convention_catalogue(environment: dict | None = None) -> dict:
+    """Every name the reference computes, with its formulas, and who declares it: each
+    framework of `environment` that does, with the kind it declares (the declarations are the
+    one home of that fact; the reference knows no framework)."""
     from reference import CONVENTIONS
 
+    declared: dict = {}
+    for fw, info in sorted(((environment or {}).get("frameworks") or {}).items()):
+        for d in info.get("conventions") or []:
+            declared.setdefault(d["name"], {})[fw] = d.get("kind", "convention")
     return {n: {"summary": c.summary, "formula": c.formula, "canonical_formula": c.canonical_formula,
-                "framework": c.framework} for n, c in sorted(CONVENTIONS.items())}
+                "declared_by": declared.get(n, {})} for n, c in sorted(CONVENTIONS.items())}
 
 
 def _comparable(env: dict) -> dict:
@@ -355,6 +366,7 @@ def merge(paths: list[Path], out: Path, cases: list[Case], top: int = 15) -> dic
     if any(c != cpus[0] for c in cpus):  # shards from machines of several CPUs: say which
         env["shard_cpus"] = {str(p): c for p, c in zip(paths, cpus)}
     extra = {k: base[k] for k in ("conventions",) if k in base}
+    extra["inconsistencies"] = consistency.apply(records)  # across the shards: checked again
     exp_file = base.get("expectations", {}).get("file")
     if exp_file and not Path(exp_file).is_file():  # written on another machine: this one's own
         from harness.cli import default_expectations

@@ -4,7 +4,11 @@ Loaded by the repository's conftest.py. `pytest cases/smoke.yaml` collects every
 for every installed framework (`--frameworks` to choose). Items of one framework run through one
 long-lived worker in batches: the first item of a framework evaluates all of that framework's
 collected items of the file, the others read their verdict. Failures render the engine's result and
-the reproducer. Known divergences in cases/expectations.yaml become strict xfails.
+the reproducer. A result that follows a convention its adapter declares (documented by the
+framework) passes, with the convention as a JUnit property; one explained by a declared defect is
+an xfail naming the upstream issue; one whose declaration the framework follows only sometimes is
+`inconsistent` and fails (harness.consistency). What no declaration explains is reviewed in
+cases/expectations.yaml: each entry turns what it selects into a strict xfail.
 
 Under pytest-xdist (`pytest -n auto cases/`) every item carries `xdist_group(framework)` and the
 distribution defaults to `loadgroup`: each framework's items go to one xdist worker, so each
@@ -21,7 +25,7 @@ import pytest
 
 from harness.cases import CaseFileError, load_case_file
 from harness.expectations import find, load_expectations
-from harness.verdicts import PASS, UNSUPPORTED
+from harness.verdicts import DIVERGENT, KNOWN_DEFECT, PASS, UNSUPPORTED
 
 EXPECTATIONS = Path(__file__).resolve().parent.parent / "cases" / "expectations.yaml"
 
@@ -79,6 +83,7 @@ class _ParitySession:
         self.config = config
         self.engines = {}
         self.verdicts = {}
+        self.judged = {}  # id(verdict) -> (verdict, detail) as judged, before consistency
         self.expectations = None
         self._specs = None
 
@@ -91,6 +96,14 @@ class _ParitySession:
             names = [n.strip() for n in opt.split(",") if n.strip()] if opt else sorted(known_adapters())
             self._specs = adapter_specs(names)
         return self._specs
+
+    def declaration(self, framework, names) -> str:
+        """The upstream link (or the evidence link) of the declared defects among `names`."""
+        eng = self.engines.get(framework)
+        info = (eng.adapters[0].info or {}) if eng else {}
+        links = [d.get("upstream") or d.get("link", "") for d in info.get("conventions", [])
+                 if d["name"] in (names or "").split("+") and d.get("kind") == "defect"]
+        return ", ".join(links) or "declared by the adapter"
 
     def get_expectations(self):
         if self.expectations is None:
@@ -121,7 +134,21 @@ class _ParitySession:
                 cases.append(it.case)
         for v in eng.run(cases):
             self.verdicts[(v.case_id, v.framework, v.check)] = v
+        self._check_consistency(framework)
         return None
+
+    def _check_consistency(self, framework):
+        """Mark the results of `framework` that follow a declared name it does not follow
+        elsewhere (harness.consistency), over every result of it evaluated so far."""
+        from harness import consistency
+
+        mine = [v for v in self.verdicts.values() if v.framework == framework]
+        for v in mine:  # the verdicts as judged, before any earlier marking
+            v.verdict, v.detail = self.judged.setdefault(id(v), (v.verdict, v.detail))
+        recs = [consistency.record_of(v) for v in mine]
+        consistency.apply(recs)
+        for v, r in zip(mine, recs):
+            v.verdict, v.detail = r["verdict"], r["detail"]
 
     def close(self):
         for eng in self.engines.values():
@@ -144,7 +171,7 @@ class CaseFile(pytest.File):
         for spec in session.specs():
             missing = load_class(spec.ref).installed()
             for case in cases:
-                for check in case.checks:
+                for check in case.checks + case.relation_checks:
                     item = ParityItem.from_parent(self, name=f"{case.id}[{spec.name}-{check}]",
                                                   case=case, framework=spec.name, check=check,
                                                   missing=missing)
@@ -188,6 +215,12 @@ class ParityItem(pytest.Item):
             raise ParityFailure(f"expectation {exp.describe()} no longer holds: now {v.explain()}")
         if v.verdict == PASS:
             return
+        if v.verdict == DIVERGENT:  # a convention the framework documents: conformant
+            self.user_properties.append(("convention", v.convention))
+            return
+        if v.verdict == KNOWN_DEFECT:
+            decl = session.declaration(self.framework, v.convention)
+            pytest.xfail(f"known defect {v.convention}: {decl}")
         if v.verdict == UNSUPPORTED:
             pytest.skip(f"unsupported: {v.detail}")
         raise ParityFailure(v.explain())
