@@ -11,6 +11,8 @@ Axes (SCHEMA) and the ID they give, e.g. ``hard-mean-w=random-ii=-100-ax=-1-f32-
     weight none|random|zeros|signed   ignore_index -100   ignore_frac 0.25   reduction none|sum|mean
     smoothing 0.1   dist normal|large|gaps|neginf|probs-zeros   checks [forward, grad]
     invalid null|label-out-of-range|...   (an invalid case's canonical answer is an error)
+    relations [weight-ones, permute, onehot, ignore-relabel, moved-axis, sum-of-none]
+              (metamorphic partner calls the framework must agree with: harness.relations)
 
 Combinations that mean nothing are skipped, not errors: soft labels with ignore_frac > 0 (soft
 labels ignore nothing), a logits distribution with probability input and vice versa.
@@ -197,6 +199,15 @@ def _check_checks(v):
     return None
 
 
+def _check_relations(v):
+    from harness.relations import RELATIONS
+
+    if (not isinstance(v, list) or not all(isinstance(r, str) and r in RELATIONS for r in v)
+            or len(set(v)) != len(v)):
+        return f"must be a list drawn from {', '.join(RELATIONS)}, each once"
+    return None
+
+
 def _check_invalid(v):
     return None if v is None or v in INVALID else f"must be null or one of {', '.join(INVALID)}"
 
@@ -215,10 +226,11 @@ SCHEMA = {
     "dist": _one_of(DISTS),
     "checks": _check_checks,
     "invalid": _check_invalid,
+    "relations": _check_relations,
 }
 DEFAULTS = {"axis": -1, "dtype": "float32", "label": "hard", "input": "logits", "weight": "none",
             "ignore_index": -100, "ignore_frac": 0.0, "reduction": "mean", "smoothing": 0.0,
-            "dist": "normal", "checks": ["forward", "grad"], "invalid": None}
+            "dist": "normal", "checks": ["forward", "grad"], "invalid": None, "relations": []}
 TOP_KEYS = {"defaults", "blocks", "description"}
 BLOCK_KEYS = {"name", "grid", "exclude", "cases", "description"}
 
@@ -236,6 +248,13 @@ class Case:
     @property
     def invalid(self) -> str | None:
         return self.params["invalid"]
+
+    @property
+    def relation_checks(self) -> list[str]:
+        """The checks its metamorphic relations add ('forward~permute', ...; harness.relations)."""
+        from harness.relations import relation_checks
+
+        return relation_checks(self.params)
 
 
 def _fmt_num(v) -> str:
@@ -259,6 +278,8 @@ def case_id(p: dict) -> str:
         parts.append("only=" + "+".join(p["checks"]))
     if p["invalid"]:
         parts.append(f"bad={p['invalid']}")
+    if p.get("relations"):
+        parts.append("rel=" + "+".join(p["relations"]))
     return "-".join(parts)
 
 
@@ -323,7 +344,7 @@ def _expand_grid(path, block, base: dict) -> Iterable[tuple[dict, str]]:
             raise CaseFileError(f"{_where(path, grid, key)}: key {_show(key)}: unknown parameter "
                                 f"(known: {', '.join(SCHEMA)})")
         is_list_of_values = isinstance(v, list) and not (
-            key in ("shape", "checks") and v and not isinstance(v[0], list))
+            key in ("shape", "checks", "relations") and v and not isinstance(v[0], list))
         vals = list(v) if is_list_of_values else [v]
         if not vals:
             raise CaseFileError(f"{_where(path, grid, key)}: key {_show(key)}: the list of values "

@@ -26,7 +26,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 import reference
-from harness import bounds
+from harness import bounds, relations
 from harness.adapters import load_class, resolve
 from harness.cases import Case
 from harness.compare import Comparison, compare_blocks
@@ -34,6 +34,24 @@ from harness.inputs import STREAM_BYTES, CaseData, generate_inputs
 from harness.ipc import mapped_file, spill_array, spill_files
 from harness.pool import Worker, WorkerStartError, WorkItem
 from harness.verdicts import CRASH, Verdict, judge
+
+
+def in_scope(declaration: dict, params: dict, check: str) -> bool:
+    """Whether a declaration (as an adapter describes it) covers this case and check: each key of
+    its `scope` ("check" or a case parameter) lists the values it allows, of `excludes` those it
+    does not (the same test as DocumentedConvention.in_scope, on its JSON form)."""
+    def value(key):
+        return check if key == "check" else params.get(key)
+
+    return (all(value(k) in allowed for k, allowed in (declaration.get("scope") or {}).items())
+            and not any(value(k) in barred
+                        for k, barred in (declaration.get("excludes") or {}).items()))
+
+
+def unknown_declarations(info: dict) -> list[str]:
+    """The names an adapter declares that the reference does not compute (an error: a name the
+    reference does not know could never explain a result, and would hide nothing visibly)."""
+    return [d["name"] for d in info.get("conventions", []) if d["name"] not in reference.CONVENTIONS]
 
 
 def is_large(case: Case) -> bool:
@@ -252,6 +270,14 @@ class Engine:
                 st.info = st.worker.await_ready()
             except WorkerStartError as e:
                 st.unavailable, st.worker = str(e), None
+                continue
+            unknown = unknown_declarations(st.info)
+            if unknown:  # a declaration error is the adapter's: it is not run
+                st.unavailable = (f"{st.spec.name} declares {', '.join(map(repr, unknown))}, which "
+                                  "the reference does not compute (known: reference.CONVENTIONS)")
+                st.worker.request_exit()
+                st.worker.close()
+                st.info, st.worker = None, None
         self.timing.imports += time.perf_counter() - t0
 
     def close(self) -> None:
@@ -327,12 +353,21 @@ class Engine:
         shared: list[str] = []
         items = [WorkItem({**d.worker_params, "case_id": c.id}, self._share(d.arrays(), shared),
                           c.checks) for c, d in zip(batch, datas)]
+        partners = []  # (index of the case in the batch, Partner): each a further item
+        for i, (c, d) in enumerate(zip(batch, datas)):
+            for name in c.params.get("relations") or ():
+                p = relations.partner(name, c.params, d)
+                partners.append((i, p))
+                if p.why_not is None:
+                    checks = [ch for ch in c.checks if ch in relations.RELATIONS[name][1]]
+                    items.append(WorkItem({**p.worker_params, "case_id": f"{c.id}~{name}"},
+                                          self._share(p.arrays, shared), checks))
         t1 = time.perf_counter()
         self.timing.generation += t1 - t0
         for st in self.running:
             st.worker.send(items)
         self.timing.transfer_and_wait += time.perf_counter() - t1
-        return batch, refs, shared
+        return batch, refs, shared, partners
 
     def _share(self, arrays: dict, files: list[str]) -> dict:
         """Arrays large enough to travel as files are written to one file now, mapped by every
@@ -359,17 +394,19 @@ class Engine:
         self.timing.reference += time.perf_counter() - t0
 
     def _judge_batch(self, launched, on_verdict, keep_outputs) -> list[Verdict]:
-        batch, refs, shared = launched
+        batch, refs, shared, partners = launched
         out: list[Verdict] = []
         for st in self.running:
             tw = time.perf_counter()
             results = list(st.worker.receive())
             self.timing.transfer_and_wait += time.perf_counter() - tw
             tc = time.perf_counter()
-            for case, ref, res in zip(batch, refs, results):
-                try:
+            try:
+                for case, ref, res in zip(batch, refs, results):
                     out += self._judge_result(st, case, ref, res, on_verdict, keep_outputs)
-                finally:
+                out += self._judge_relations(st, batch, refs, results, partners, on_verdict)
+            finally:
+                for res in results:
                     self._remove_results(res, shared)
             self.timing.comparison += time.perf_counter() - tc
         self._remove(shared)
@@ -380,17 +417,45 @@ class Engine:
         for check in case.checks:
             answer = res.checks.get(check, {"status": CRASH, "message": "no answer"})
             self.timing.framework_calls += answer.get("seconds") or 0.0
+            declared = [d for d in st.info.get("conventions", [])
+                        if in_scope(d, case.params, check)]
             v = judge(case.id, st.spec.name, check, case.invalid, answer, res.arrays.get(check),
                       lambda conv, ref=ref, check=check: ref.value(check, conv),
                       lambda conv, ref=ref, check=check: ref.bound(check, conv),
-                      case.params["dtype"],
-                      tuple(c["name"] for c in st.info.get("conventions", [])),
-                      st.info.get("version", ""), self.device)
+                      case.params["dtype"], tuple(d["name"] for d in declared),
+                      st.info.get("version", ""), self.device,
+                      kinds={d["name"]: d.get("kind", "convention") for d in declared})
             if keep_outputs:
                 v.output = res.arrays.get(check)
             out.append(v)
             if on_verdict:
                 on_verdict(v)
+        return out
+
+    def _judge_relations(self, st, batch, refs, results, partners, on_verdict) -> list[Verdict]:
+        """The relation checks of a batch: each partner's result against its case's own."""
+        out = []
+        extra = iter(results[len(batch):])
+        for i, p in partners:
+            case, ref, main = batch[i], refs[i], results[i]
+            other = next(extra) if p.why_not is None else None
+            for ch in case.checks:
+                if ch not in relations.RELATIONS[p.relation][1]:
+                    continue
+                no = {"status": CRASH, "message": "no answer"}
+                a = (main.checks.get(ch, no), main.arrays.get(ch))
+                b = ((other.checks.get(ch, no), other.arrays.get(ch)) if other is not None
+                     else (no, None))
+                try:
+                    bound, value = ref.bound(ch), ref.value(ch)
+                except Exception:  # noqa: BLE001 - no reference: the relation needs none
+                    bound, value = np.inf, np.nan
+                v = relations.judge_relation(case, st.spec.name, f"{ch}~{p.relation}", a, b, p,
+                                             bound, value, case.params["dtype"],
+                                             st.info.get("version", ""), self.device)
+                out.append(v)
+                if on_verdict:
+                    on_verdict(v)
         return out
 
     def _run_large(self, case: Case, on_verdict, keep_outputs) -> list[Verdict]:
@@ -417,6 +482,13 @@ class Engine:
                 tc = time.perf_counter()
                 try:
                     out += self._judge_result(st, case, ref, res, on_verdict, keep_outputs)
+                    for check in case.relation_checks:  # a second call of this size: not run
+                        v = Verdict(case.id, st.spec.name, check, "unsupported",
+                                    detail="relations are not run on large (streamed) cases",
+                                    version=st.info.get("version", ""), device=self.device)
+                        out.append(v)
+                        if on_verdict:
+                            on_verdict(v)
                 finally:
                     self._remove_results(res, shared)
                     res = None  # unmapped before the next framework writes its result

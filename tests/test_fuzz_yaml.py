@@ -84,6 +84,7 @@ GOOD = {
     "dist": st.sampled_from(DISTS),
     "checks": st.sampled_from([["forward"], ["grad"], ["forward", "grad"]]),
     "invalid": st.sampled_from([None, *INVALID]),
+    "relations": st.sampled_from([[], ["permute"], ["weight-ones", "sum-of-none"]]),
 }
 KEYWORDS = list(SCHEMA) + ["defaults", "blocks", "grid", "cases", "exclude", "name",
                            "description"]
