@@ -1,4 +1,4 @@
-"""Command line: `xent-parity run | list | explain`.
+"""Command line: `xent-parity run | list | explain | merge | gate | expectations`.
 
     xent-parity run                      # cases/default.yaml, every installed adapter, into reports/
     xent-parity run cases/smoke.yaml --frameworks numpy,torch -k "soft and not f16"
@@ -319,6 +319,47 @@ def _short(a) -> str:
     return np.array2string(a, precision=17, threshold=12) if a.size else f"empty {list(a.shape)}"
 
 
+def cmd_expectations(args) -> int:
+    """Regenerate the reviewed expectations from a run: 0 when the file is (now) current, 1 when
+    it is not (without --update) or when results no entry covers remain, 2 for unusable files."""
+    from harness import expectations as ex
+    from harness.report import atomic_write
+
+    path = args.file or default_expectations([DEFAULT_GRID])
+    if not path:
+        raise UsageError("no expectations file found; give --file")
+    from harness import consistency
+
+    records: dict = {}
+    for results in args.results or ["reports/results.json"]:
+        try:
+            doc = json.loads(Path(results).read_text(encoding="utf-8"))
+            for r in doc["results"]:  # grids that share cases: one record per key
+                records[(r["case"], r["framework"], r["check"])] = r
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise UsageError(f"--results {results}: not a results document ({e})") from None
+    records = list(records.values())
+    consistency.apply(records)  # over every run together, as pytest judges them
+    plan = ex.plan_update(ex.load_expectations(path), records)
+    text = ex.render(plan.entries)
+    current = Path(path).read_text(encoding="utf-8") == text
+    for what, items in (("dropped", plan.dropped), ("changed", plan.changed),
+                        ("unreviewed (write an entry with a reason and a link)", plan.unreviewed)):
+        if items:
+            print(f"{what} ({len(items)}):")
+            print("\n".join(f"  {i}" for i in items[:50]))
+            if len(items) > 50:
+                print(f"  ... and {len(items) - 50} more")
+    if args.update and not current:
+        atomic_write(path, text)
+        print(f"wrote {path}: {len(plan.entries)} entries")
+    elif current:
+        print(f"{path} is current: {len(plan.entries)} entries")
+    else:
+        print(f"{path} is not current; --update writes it")
+    return 1 if plan.unreviewed or not (current or args.update) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="xent-parity", description="Cross-entropy conformance harness")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -350,6 +391,14 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("--out", default="reports")
     mg.add_argument("--top", type=int, default=15)
     mg.set_defaults(func=cmd_merge)
+    xp = sub.add_parser("expectations", help="regenerate cases/expectations.yaml from a run")
+    xp.add_argument("--results", action="append", default=None,
+                    help="a run to regenerate from (repeatable: the smoke and default grids "
+                         "together, as pytest runs them; default reports/results.json)")
+    xp.add_argument("--file", default=None,
+                    help="the expectations file (default: the repository's)")
+    xp.add_argument("--update", action="store_true", help="write the regenerated file")
+    xp.set_defaults(func=cmd_expectations)
     from harness.gate import add_gate_parser
 
     add_gate_parser(sub)
