@@ -104,21 +104,98 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+MAX_FILE_BYTES = 4 << 20  # a case file is text a person writes: the default grid is 6 KiB
+MAX_NODES = 200_000  # values after alias expansion: the default grid has about 1,500
+
+
+def read_text_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most `limit` bytes. A FIFO, a device or a
+    directory is refused without blocking (a FIFO is opened non-blocking and never read), and so
+    is a larger file, before it is read whole. Raises CaseFileError naming the file."""
+    import os
+    import stat
+
+    path = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise CaseFileError(f"{path}:0: cannot read: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a directory"
+                    if stat.S_ISDIR(st.st_mode) else "a device or special file")
+            raise CaseFileError(f"{path}:0: is {kind}, not a regular file; refused")
+        if st.st_size > limit:
+            raise CaseFileError(f"{path}:0: is {st.st_size} bytes, more than the {limit} a case "
+                                "file may have; refused")
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            fd = None
+            raw = f.read(limit + 1)
+    except OSError as e:
+        raise CaseFileError(f"{path}:0: cannot read: {e.strerror}") from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+    if len(raw) > limit:
+        raise CaseFileError(f"{path}:0: is more than the {limit} bytes a case file may have; "
+                            "refused")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CaseFileError(f"{path}:0: not UTF-8 text ({e.reason})") from None
+
+
+def _expanded_size(node, limit: int) -> int:
+    """How many values `node` stands for with every alias expanded (stops counting past
+    `limit`; a value that contains itself, through a recursive alias, counts as unlimited): a
+    579-byte document of nested aliases can stand for billions."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # on the current path: met again, the alias is recursive
+    stack = [(node, False)]
+    while stack:
+        n, done = stack.pop()
+        if done:
+            open_.discard(id(n))
+            sizes[id(n)] = min(limit + 1, 1 + sum(sizes.get(id(c), 1) for c in _children(n)))
+            continue
+        if id(n) in sizes:
+            continue
+        if id(n) in open_:
+            return limit + 1
+        open_.add(id(n))
+        stack.append((n, True))
+        for c in _children(n):
+            if id(c) in open_:
+                return limit + 1
+            if id(c) not in sizes:
+                stack.append((c, False))
+    return sizes.get(id(node), 1)
+
+
+def _children(n) -> list:
+    if isinstance(n, yaml.MappingNode):
+        return [c for kv in n.value for c in kv]
+    return list(n.value) if isinstance(n, yaml.SequenceNode) else []
+
+
 def load_yaml(path: str | Path, text: str | None = None) -> Any:
-    """Safe-load YAML keeping line numbers; syntax errors become CaseFileError with file:line."""
+    """Safe-load YAML keeping line numbers; syntax errors become CaseFileError with file:line.
+    Bounded: the file (read_text_file) and the document's values after alias expansion
+    (MAX_NODES) are limited, so a crafted file is refused in a second with little memory."""
     path = str(path)
     if text is None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as e:
-            raise CaseFileError(f"{path}:0: cannot read: {e.strerror}") from None
-        except UnicodeDecodeError as e:
-            raise CaseFileError(f"{path}:0: not UTF-8 text ({e.reason})") from None
+        text = read_text_file(path)
     loader = None
     try:
         loader = _Loader(text)
         loader.name = path
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, MAX_NODES) > MAX_NODES:
+            raise CaseFileError(f"{path}:{node.start_mark.line + 1}: the document stands for more "
+                                f"than {MAX_NODES} values once its aliases are expanded (or "
+                                "contains itself through a recursive alias); refused")
+        return loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 0
@@ -315,6 +392,15 @@ def _meaningful(p: dict) -> bool:
     return p["dist"] in dists
 
 
+def _why_not(p: dict) -> str:
+    """Why `_meaningful(p)` is False, in words."""
+    if p["label"] == "soft" and p["ignore_frac"] > 0 and not p["invalid"]:
+        return "soft labels ignore nothing, so ignore_frac > 0 has no effect"
+    if p["invalid"] in (HARD_ONLY_INVALID if p["label"] == "soft" else SOFT_ONLY_INVALID):
+        return f"invalid: {p['invalid']} does not apply to {p['label']} labels"
+    return f"dist {p['dist']} is not a distribution of {p['input']} input"
+
+
 def _check_case(path, maps, p: dict) -> None:
     """Checks that need the whole parameter set; `maps` are where the keys may have come from."""
 
@@ -375,13 +461,24 @@ def _expand_grid(path, block, base: dict) -> Iterable[tuple[dict, str]]:
         sizes = " x ".join(f"{a}({len(v)})" for a, v in zip(axes, values))
         raise CaseFileError(f"{_where(path, block, 'grid')}: key 'grid': {sizes} = {total:,} "
                             f"combinations, more than the {MAX_CASES:,} a block may expand to")
+    hits = [0] * len(excludes)
+    out = []
     for combo in itertools.product(*values):
         p = dict(zip(axes, combo))
         full = {**base, **p}
-        if any(all(full.get(k, None) in (v if isinstance(v, list) and k != "shape" else [v])
-                   for k, v in ex.items()) for ex in excludes):
+        matched = [all(full.get(k, None) in (v if isinstance(v, list) and k != "shape" else [v])
+                       for k, v in ex.items()) for ex in excludes]
+        for i, m in enumerate(matched):
+            hits[i] += m
+        if any(matched):
             continue
-        yield p, _where(path, block, "grid")
+        out.append((p, _where(path, block, "grid")))
+    for ex, n in zip(excludes, hits):
+        if not n:  # a typo in a value, or a key the grid does not vary: it would exclude nothing
+            raise CaseFileError(f"{_where(path, ex)}: key 'exclude': {_show(dict(ex))} matches no "
+                                "combination of this grid (a misspelt value, or a parameter the "
+                                "grid does not have?)")
+    return out
 
 
 def load_case_file(path: str | Path) -> list[Case]:
@@ -412,6 +509,9 @@ def load_case_file(path: str | Path) -> list[Case]:
         if ("grid" in block) == ("cases" in block):
             raise CaseFileError(f"{_where(path, block)}: a block needs exactly one of 'grid' or "
                                 "'cases'")
+        if "cases" in block and "exclude" in block:
+            raise CaseFileError(f"{_where(path, block, 'exclude')}: key 'exclude': only a 'grid' "
+                                "block has exclusions (remove an explicit case by deleting it)")
         if "grid" in block:
             items = _expand_grid(path, block, {**DEFAULTS, **defaults})
             maps = [block["grid"], defaults, block]
@@ -431,6 +531,9 @@ def load_case_file(path: str | Path) -> list[Case]:
             p["shape"] = list(p["shape"])
             p["checks"] = [c for c in CHECKS if c in p["checks"]]
             if not _meaningful(p):
+                if "cases" in block:  # written out by a person: never dropped without a word
+                    raise CaseFileError(f"{where}: this case means nothing: {_why_not(p)}; "
+                                        "remove it or change it")
                 continue
             _check_case(path, ([raw] if "cases" in block else []) + maps, p)
             cid = case_id(p)

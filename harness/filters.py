@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 
 _TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
+MAX_DEPTH = 50  # parentheses and `not`s nested: more is no filter a person writes
 
 
 def keyword_matches(expr: str, name: str) -> bool:
     tokens = _TOKEN.findall(expr)
     pos = 0
+    depth = 0
 
     def peek():
         return tokens[pos] if pos < len(tokens) else None
@@ -38,14 +40,25 @@ def keyword_matches(expr: str, name: str) -> bool:
         return v
 
     def parse_not():
+        nonlocal depth
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise ValueError(f"-k {expr[:60]!r}...: nested more than {MAX_DEPTH} deep")
+        try:
+            return _parse_not()
+        finally:
+            depth -= 1
+
+    def _parse_not():
         if peek() == "not":
             take()
             return not parse_not()
         if peek() == "(":
             take()
             v = parse_or()
-            if take() != ")":
+            if peek() != ")":
                 raise ValueError(f"-k {expr!r}: missing ')'")
+            take()
             return v
         tok = take() if peek() is not None else None
         if tok is None or tok in ("and", "or", ")"):

@@ -129,7 +129,8 @@ _CHECK = re.compile(r"(forward|grad)(~[a-z][a-z-]*)?\Z")
 
 
 def _is_float(v) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)) or v in _FLOAT_WORDS
+    return ((isinstance(v, (int, float)) and not isinstance(v, bool))
+            or (isinstance(v, str) and v in _FLOAT_WORDS))
 
 
 def _is_count(v) -> bool:
@@ -145,7 +146,8 @@ _RECORD_CHECKS = (  # (key, required, test, what it must be): what the gate read
     ("framework", True, lambda v: isinstance(v, str) and v != "", "a non-empty string"),
     ("check", True, lambda v: isinstance(v, str) and _CHECK.match(v) is not None,
      "'forward' or 'grad', or one with a relation: 'forward~NAME'"),
-    ("verdict", True, lambda v: v in RANK, f"one of {', '.join(map(repr, ORDER))}"),
+    ("verdict", True, lambda v: isinstance(v, str) and v in RANK,
+     f"one of {', '.join(map(repr, ORDER))}"),
     ("convention", True, _str_or_none, "a string or null"),
     ("error_behaviour", True, _str_or_none, "a string or null"),
     ("detail", True, lambda v: isinstance(v, str), "a string"),

@@ -83,6 +83,12 @@ def regeneration_source(params: dict, case_id: str) -> str:
     return "\n".join(lines)
 
 
+def comment(text) -> str:
+    """`text` safe inside a `#` comment: one line, no character Python could read as the end of
+    the line (values read from results files are data and must stay in the comment)."""
+    return "".join(ch if ch.isprintable() else " " for ch in str(text))
+
+
 def array_literal(a: np.ndarray | None) -> str:
     if a is None:
         return "None"
@@ -112,11 +118,12 @@ def reproducer(case_id: str, data: CaseData, adapter_ref: str, check: str, versi
     adapter = cls(device=device)
     params = data.worker_params
     bf16 = " (bfloat16 values carried exactly in float32)" if params["dtype"] == "bfloat16" else ""
-    head = [f"# xent-parity reproducer: {cls.name} {version} on {device}, {check}",
-            f"# case {case_id}{bf16}",
-            f"# API: {cls.api}"]
+    head = [f"# xent-parity reproducer: {comment(cls.name)} {comment(version)} on "
+            f"{comment(device)}, {comment(check)}",
+            f"# case {comment(case_id)}{bf16}",
+            f"# API: {comment(cls.api)}"]
     if expected_note:
-        head += [f"# {line}" for line in expected_note.splitlines()]
+        head += [f"# {comment(line)}" for line in str(expected_note).splitlines()]
     if case_params is not None and regenerates(case_params):
         arrays = [regeneration_source(case_params, case_id)]
     else:

@@ -60,6 +60,14 @@ def resolve(spec: str) -> tuple[str, str]:
                      "(or give module:Class)")
 
 
+def registered(name: str) -> str | None:
+    """The `module:Class` of a registered adapter name (built-in or installed entry point, or
+    NAME@LABEL of one), else None. Never imports anything: what a results file names is data,
+    and a `module:Class` read from one is never loaded."""
+    base = name.partition("@")[0]
+    return known_adapters().get(base) if isinstance(name, str) else None
+
+
 def load_class(ref: str) -> type[Adapter]:
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
