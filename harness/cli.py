@@ -142,12 +142,24 @@ def cmd_run(args) -> int:
                          "'xent-parity[all]', or name adapters with --frameworks)")
     expectations = _expectations(args, grids)
     _check_size(plan.cases, len(specs))
-    hint = "xent-parity " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["run"] else "xent-parity run"
+    from harness.runner import unbuildable
+
+    bad = unbuildable(plan.cases)
+    if bad:
+        lines = "\n".join(f"  {c.source}: case {c.id}: {why}" for c, why in bad[:10])
+        more = f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""
+        raise CaseFileError(f"{len(bad)} case{'s' * (len(bad) != 1)} the harness cannot "
+                            f"judge (a contradiction of the case file, not of a framework):\n"
+                            f"{lines}{more}")
+    import shlex
+
+    argv = [a for a in sys.argv[1:] if a != "--resume"] if sys.argv[1:2] == ["run"] else ["run"]
+    hint = shlex.join(["xent-parity", *argv])  # pasted into a shell as it is printed
     try:
         doc, complete = orchestrate.execute(
             plan, specs, Path(args.out), device=args.device, timeout=args.timeout,
             batch_size=args.batch_size, top=args.top, resume=args.resume,
-            expectations=expectations, argv_hint=hint.replace(" --resume", ""))
+            expectations=expectations, argv_hint=hint, start_timeout=args.startup_timeout)
     except ValueError as e:  # a checkpoint from another run
         raise UsageError(str(e)) from None
     if not complete:
@@ -226,14 +238,27 @@ def _check_size(cases, n_frameworks: int) -> None:
 def cmd_merge(args) -> int:
     from harness import orchestrate
 
-    try:
-        docs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.shards]
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read shard results: {e}") from None
-    grids = docs[0].get("grid", {}).get("files") or [DEFAULT_GRID]
+    from harness.gate import GateError, read_document
+    from harness.runner import grid_hash
+
+    try:  # each shard checked as the gate checks a results file: data, validated first
+        docs = [read_document(p, "shard")[0] for p in args.shards]
+    except GateError as e:
+        raise UsageError(str(e)) from None
+    grids = docs[0]["grid"]["files"] or [DEFAULT_GRID]
     cases = load_cases(grids)
+    want = docs[0]["grid"]["hash"]
+    if grid_hash(cases) != want:
+        raise UsageError(f"the case files {', '.join(grids)} are not the grid the shards ran "
+                         f"(hash {grid_hash(cases)}, the shards' {want}): were they edited? "
+                         "Merge with the files as they were when the shards ran")
     try:
-        doc = orchestrate.merge([Path(p) for p in args.shards], Path(args.out), cases, args.top)
+        lock = orchestrate.OutLock(Path(args.out))
+        try:
+            doc = orchestrate.merge([Path(p) for p in args.shards], Path(args.out), cases,
+                                    args.top)
+        finally:
+            lock.release()
     except ValueError as e:
         raise UsageError(str(e)) from None
     print(f"merged {len(args.shards)} shards: {len(doc['results'])} results into "
@@ -289,7 +314,8 @@ def cmd_explain(args) -> int:
         print(f"  {k}: {v}")
     specs = _specs(args)
     _check_size([case], len(specs))
-    with Engine(specs, device=args.device, timeout=args.timeout) as eng:
+    with Engine(specs, device=args.device, timeout=args.timeout,
+                start_timeout=args.startup_timeout) as eng:
         eng.start()
         data = generate_inputs(case.params, case.id, eng.spill)  # a large case: a mapped file
         ref = CaseReference(case, data)
@@ -368,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="reports", help="output folder (default reports/)")
     run.add_argument("--timeout", type=_positive_seconds, default=120.0,
                      help="seconds per case before a worker is declared hung (default 120)")
+    run.add_argument("--startup-timeout", type=_positive_seconds, default=180.0,
+                     help="seconds a worker may take to import and set up its framework before "
+                          "it is declared unable to start (default 180)")
     run.add_argument("--batch-size", type=int, default=24)
     run.add_argument("--top", type=int, default=15, help="discrepancies shown with reproducers")
     run.add_argument("--shard", metavar="K/N", help="run only shard K of N (a stable split by case ID)")
@@ -384,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("case_id")
     _add_common(ex)
     ex.add_argument("--timeout", type=_positive_seconds, default=120.0)
+    ex.add_argument("--startup-timeout", type=_positive_seconds, default=180.0)
     ex.add_argument("--reproducer", action="store_true", help="print each framework's reproducer")
     ex.set_defaults(func=cmd_explain)
     mg = sub.add_parser("merge", help="combine shard results into one results.json and report.md")

@@ -83,30 +83,49 @@ def load_checkpoint(out: Path, fingerprint: dict) -> tuple[list[dict], list[dict
     path = out / PARTIAL
     if not path.exists():
         return [], []
+    from harness.cases import CaseFileError, read_text_file
+    from harness.gate import check_document
+
     records, events = [], []
-    with path.open(encoding="utf-8") as f:
-        lines = f.read().splitlines()
+    try:  # a checkpoint is data like any other file: bounded, a regular file
+        lines = read_text_file(path, limit=1 << 30).splitlines()
+    except CaseFileError as e:
+        raise ValueError(f"cannot resume: {e}; run without --resume to start over") from None
     if not lines:
         return [], []
     try:
         head = json.loads(lines[0])
     except ValueError:
         return [], []
-    if head.get("fingerprint") != fingerprint:
+    if not isinstance(head, dict) or head.get("fingerprint") != fingerprint:
         raise ValueError(f"{path} belongs to another run (grid, frameworks or device differ); "
                          "run without --resume to start over")
     batch: list = []
-    for line in lines[1:]:
+    for n, line in enumerate(lines[1:], start=2):
         try:
             item = json.loads(line)
         except ValueError:
             break  # a torn last line from a hard kill: that batch is simply run again
-        if item.get("kind") == "end-of-batch":
-            for kind, obj in batch:
-                (events if kind == "event" else records).append(obj)
+        kind = item.get("kind") if isinstance(item, dict) else None
+        if kind == "end-of-batch":
+            for k, obj in batch:
+                (events if k == "event" else records).append(obj)
             batch = []
+        elif kind in ("record", "event") and isinstance(item.get("data"), dict):
+            batch.append((kind, item["data"]))
         else:
-            batch.append((item["kind"], item["data"]))
+            raise ValueError(f"{path}:{n}: not a checkpoint line (kind 'record', 'event' or "
+                             "'end-of-batch' with its data); run without --resume to start over")
+    problems = check_document({"format": "xent-parity-results/1",
+                               "grid": {"files": [], "hash": "x", "cases": 0},
+                               "environment": {"frameworks": {}}, "results": records})
+    if problems:
+        raise ValueError(f"{path}: the checkpoint's records are not valid ({problems[0]}); run "
+                         "without --resume to start over")
+    if any(not isinstance(e.get("framework"), str) or not isinstance(e.get("event"), str)
+           for e in events):
+        raise ValueError(f"{path}: an event without its framework and name; run without "
+                         "--resume to start over")
     return records, events
 
 
@@ -139,16 +158,86 @@ class Checkpoint:
             self.path.unlink(missing_ok=True)
 
 
+LOCK = ".lock"
+
+
+class OutLock:
+    """An exclusive lock on an output folder, held for a whole run (or merge): a second run on
+    the same folder is refused with the first one's description, instead of deleting its
+    checkpoint when it completes. The lock dies with its process (flock), however it ends."""
+
+    def __init__(self, out: Path):
+        import fcntl
+
+        out.mkdir(parents=True, exist_ok=True)
+        self.path = out / LOCK
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            other = os.read(self.fd, 4096).decode("utf-8", "replace").strip() or "unknown"
+            os.close(self.fd)
+            raise ValueError(f"{out} is in use by another xent-parity run ({other}); wait for it "
+                             "to finish, or give another --out") from None
+        os.ftruncate(self.fd, 0)
+        import shlex
+
+        os.write(self.fd, f"pid {os.getpid()}, started {_now()}: "
+                          f"{shlex.join(['xent-parity', *sys.argv[1:]])}\n".encode())
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class _Deferred:
+    """The run's SIGINT and SIGTERM handler: it interrupts the run (KeyboardInterrupt,
+    Interrupted) until `holding` is set, then only remembers the signal, so that the reports are
+    finished and the workers closed before the interrupt is honoured."""
+
+    def __init__(self):
+        self.signal = None
+        self.holding = False
+
+    def handler(self, signum, frame):
+        if self.holding:
+            self.signal = self.signal or signum
+            return
+        if signum == signal.SIGTERM:
+            raise Interrupted()
+        raise KeyboardInterrupt
+
+
 def execute(plan: Plan, specs: list[AdapterSpec], out: Path, *, device="cpu", timeout=120.0,
             batch_size=24, top=15, resume=False, expectations: str | None = None,
-            argv_hint: str = "xent-parity run", quiet=False) -> tuple[dict, bool]:
-    """Run the plan and write results.json and report.md; returns (document, complete)."""
+            argv_hint: str = "xent-parity run", quiet=False,
+            start_timeout: float = 180.0) -> tuple[dict, bool]:
+    """Run the plan and write results.json and report.md; returns (document, complete). The
+    output folder is locked for the whole run; an interrupt at any moment (the writing of the
+    reports included) leaves valid reports, no worker and no spill directory behind."""
+    lock = OutLock(out)
+    try:
+        return _execute(plan, specs, out, device=device, timeout=timeout, batch_size=batch_size,
+                        top=top, resume=resume, expectations=expectations, argv_hint=argv_hint,
+                        quiet=quiet, start_timeout=start_timeout)
+    finally:
+        lock.release()
+
+
+def _execute(plan, specs, out, *, device, timeout, batch_size, top, resume, expectations,
+             argv_hint, quiet, start_timeout) -> tuple[dict, bool]:
     started = _now()
     fingerprint = _fingerprint(plan, specs, device)
     previous, prev_events = load_checkpoint(out, fingerprint) if resume else ([], [])
+    by_id = {c.id: c for c in plan.cases}
+    for r in previous:  # a checkpoint's parameters are the plan's own, never the file's
+        if r["case"] not in by_id:
+            raise ValueError(f"{out / PARTIAL}: case {r['case']!r} is not in this run's plan; "
+                             "run without --resume to start over")
+        r["params"] = by_id[r["case"]].params
     done = {r["case"] for r in previous}
     todo = [c for c in plan.cases if c.id not in done]
-    by_id = {c.id: c for c in plan.cases}
     counts: Counter = Counter(r["verdict"] for r in previous)
     tty = sys.stderr.isatty() and not quiet
     last = [0.0]
@@ -170,57 +259,71 @@ def execute(plan: Plan, specs: list[AdapterSpec], out: Path, *, device="cpu", ti
         say(f"resuming: {len(done)} cases done before, {len(todo)} to run")
     records = list(previous)
     ckpt = Checkpoint(out, fingerprint, previous, prev_events)
-    old_term = signal.signal(signal.SIGTERM, _raise_interrupted)
-    # Ctrl-C interrupts the run even when the shell started it with SIGINT ignored (a background
-    # job of a non-interactive shell inherits SIG_IGN, and Python then installs no handler)
-    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    # one handler for the whole run: it interrupts while cases run and holds the signal once the
+    # reports are being written, so that no moment is left without one (SIG_DFL would kill the
+    # process outright, leaving a worker and its spill directory). Ctrl-C interrupts even when the
+    # shell started the run with SIGINT ignored (a background job of a non-interactive shell
+    # inherits SIG_IGN, and Python then installs no handler)
+    held = _Deferred()
+    old = {s: signal.signal(s, held.handler) for s in (signal.SIGINT, signal.SIGTERM)}
     complete = False
-    eng = Engine(specs, device=device, timeout=timeout, batch_size=batch_size)
+    eng = Engine(specs, device=device, timeout=timeout, batch_size=batch_size,
+                 start_timeout=start_timeout)
     try:
-        eng.start()
-        for st in eng.adapters:
-            say(f"{st.spec.name}: {st.info['version'] if st.info else 'not run: ' + st.unavailable}")
+        try:
+            eng.start()
+            for st in eng.adapters:
+                say(f"{st.spec.name}: "
+                    f"{st.info['version'] if st.info else 'not run: ' + st.unavailable}")
 
-        n_events = [0]
+            n_events = [0]
 
-        def on_batch(batch, verdicts):
-            recs = [report.record(v, by_id[v.case_id].params) for v in verdicts]
-            events = eng.events()
-            records.extend(recs)  # first: an interrupt during the write still reports this batch
-            ckpt.add(recs, events[n_events[0]:])
-            n_events[0] = len(events)
+            def on_batch(batch, verdicts):
+                recs = [report.record(v, by_id[v.case_id].params) for v in verdicts]
+                events = eng.events()
+                records.extend(recs)  # first: an interrupt during the write still reports it
+                ckpt.add(recs, events[n_events[0]:])
+                n_events[0] = len(events)
 
-        eng.run(todo, on_verdict=lambda v: counts.update([v.verdict]), progress=progress,
-                on_batch=on_batch)
-        complete = True
-    except (KeyboardInterrupt, Interrupted):
-        if tty:
-            print(file=sys.stderr)
-        say(f"xent-parity: interrupted after {len({r['case'] for r in records})} of "
-            f"{len(plan.cases)} cases; partial results kept.")
+            eng.run(todo, on_verdict=lambda v: counts.update([v.verdict]), progress=progress,
+                    on_batch=on_batch)
+            held.holding = True  # from here on an interrupt waits for the reports
+            complete = True
+        except (KeyboardInterrupt, Interrupted):
+            held.holding = True
+            if tty:
+                print(file=sys.stderr)
+            say(f"xent-parity: interrupted after {len({r['case'] for r in records})} of "
+                f"{len(plan.cases)} cases; partial results kept.")
+        finally:
+            held.holding = True
+            ckpt.close(remove=False)
+            if tty and complete:
+                print(file=sys.stderr)
+        try:
+            doc = finalize(plan, records, eng, out, started, complete, top=top,
+                           expectations=expectations, resumed=bool(previous),
+                           prev_events=prev_events)
+        finally:
+            eng.close()
+        if complete:
+            ckpt.close(remove=True)
+            say(f"{len(plan.cases)} cases x {len(eng.running)} frameworks: "
+                + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+            say(f"wrote {out / 'results.json'} and {out / 'report.md'}")
+        else:
+            say(f"resume with: {argv_hint} --resume")
     finally:
-        signal.signal(signal.SIGTERM, old_term)
-        signal.signal(signal.SIGINT, old_int)
-        ckpt.close(remove=False)
-        if tty and complete:
-            print(file=sys.stderr)
-    try:
-        doc = finalize(plan, records, eng, out, started, complete, top=top,
-                       expectations=expectations, resumed=bool(previous), prev_events=prev_events)
-    finally:
-        eng.close()
-    if complete:
-        ckpt.close(remove=True)
-        say(f"{len(plan.cases)} cases x {len(eng.running)} frameworks: "
-            + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-        say(f"wrote {out / 'results.json'} and {out / 'report.md'}")
-    else:
-        say(f"resume with: {argv_hint} --resume")
+        eng.close()  # whatever happened: no worker outlives the run
+        for s, h in old.items():
+            signal.signal(s, h)
+    if held.signal is not None:
+        say(f"xent-parity: {signal.Signals(held.signal).name} while the reports were written: "
+            f"they are {'complete' if complete else 'partial'}")
+        if complete:
+            raise KeyboardInterrupt  # exit 130; nothing is left to resume
     return doc, complete
 
-
-def _raise_interrupted(signum, frame):
-    raise Interrupted()
 
 
 def finalize(plan: Plan, records: list[dict], eng: Engine, out: Path, started: str, complete: bool,
@@ -236,18 +339,23 @@ def finalize(plan: Plan, records: list[dict], eng: Engine, out: Path, started: s
         extra["complete"] = False
     doc = report.results_document(records, eng.environment(), plan.grid,
                                   list(prev_events) + eng.events(), timing, extra)
-    write_reports(doc, out, {c.id: c for c in plan.cases}, top, reporting_since=t0)
+    write_reports(doc, out, {c.id: c for c in plan.cases}, top, reporting_since=t0,
+                  refs={s.name: s.ref for s in eng.adapters_specs()})
     eng.timing.reporting += time.perf_counter() - t0
     return doc
 
 
 def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
-                  reporting_since: float | None = None) -> None:
+                  reporting_since: float | None = None, refs: dict | None = None) -> None:
     """results.json, figures and report.md (with reproducers for the worst results). With
     `reporting_since` (a perf_counter time), the seconds spent since then on the document,
     reproducers and figures are recorded as the breakdown's `reporting` (the rendering of
-    report.md and the writes themselves come after and are not counted)."""
-    from harness.adapters import resolve
+    report.md and the writes themselves come after and are not counted).
+
+    Reproducers come from the adapters that ran in this process (`refs`: name -> module:Class,
+    the ones the user named) or from the registry; a framework name read from a document (a
+    merged shard) is looked up, never imported."""
+    from harness.adapters import registered
     from harness.inputs import case_params, generate_inputs
     from harness.reproducer import regenerates, reproducer
 
@@ -255,9 +363,8 @@ def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
     for r in report.worst_records(doc["results"])[:top]:
         if "~" in r["check"]:  # a relation: its two calls and values are in its detail
             continue
-        try:
-            ref = resolve(r["framework"])[1]
-        except ValueError:
+        ref = (refs or {}).get(r["framework"]) or registered(r["framework"])
+        if ref is None or r["case"] not in cases:
             continue
         params = cases[r["case"]].params
         data = (case_params if regenerates(params) else generate_inputs)(params, r["case"])
@@ -326,12 +433,27 @@ def _comparable(env: dict) -> dict:
 
 def merge(paths: list[Path], out: Path, cases: list[Case], top: int = 15) -> dict:
     """Combine shard results (same grid, same versions) into one run's files."""
+    from harness.gate import GateError, read_document, validate_results
+
     docs = []
     for p in paths:
         try:
-            docs.append(json.loads(Path(p).read_text(encoding="utf-8")))
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{p}: cannot read shard results: {e}") from None
+            doc = read_document(p, "shard")[0]  # validated as data before any use
+        except GateError as e:
+            raise ValueError(str(e)) from None
+        problems = validate_results(doc)  # the whole schema: merge reads more than the gate
+        if problems:
+            shown = "\n".join(f"  {x}" for x in problems[:5])
+            raise ValueError(f"shard {p}: not a valid xent-parity results document:\n{shown}")
+        docs.append(doc)
+    by_id = {c.id: c for c in cases}
+    for p, d in zip(paths, docs):
+        for i, r in enumerate(d["results"]):
+            case = by_id.get(r["case"])
+            if case is None:
+                raise ValueError(f"shard {p}: results[{i}].case {r['case']!r} is not a case of "
+                                 "the grid (were the case files edited?)")
+            r["params"] = case.params  # the grid's own, never the document's
     base = docs[0]
     grid = {k: v for k, v in base["grid"].items() if k not in ("shard", "shard_cases")}
     shards = set()
@@ -343,7 +465,13 @@ def merge(paths: list[Path], out: Path, cases: list[Case], top: int = 15) -> dic
             raise ValueError(f"{p}: environment (versions, flags) differs from {paths[0]}")
         if d.get("complete") is False:
             raise ValueError(f"{p}: is a partial run; resume it first")
-        shards.add(d["grid"].get("shard"))
+        s = d["grid"].get("shard")
+        if s is not None:
+            try:
+                parse_shard(s if isinstance(s, str) else "")
+            except ValueError:
+                raise ValueError(f"{p}: grid.shard {s!r} is not K/N with 1 <= K <= N") from None
+        shards.add(s)
     ns = {int(s.split("/")[1]) for s in shards if s}
     if None in shards or len(ns) != 1 or len(shards) != next(iter(ns)):
         raise ValueError(f"shards {sorted(map(str, shards))} do not make one complete set")

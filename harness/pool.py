@@ -128,7 +128,13 @@ class Worker:
         try:
             self._reader.deadline = time.monotonic() + self.start_timeout
             info, _ = read_message(self._reader)
-        except (EOFError, TimeoutError, ProtocolError, BrokenPipeError) as e:
+        except TimeoutError:
+            tail = self.stderr_tail()
+            self.kill()
+            raise WorkerStartError(
+                f"{self.name} worker did not start within {self.start_timeout:g} s (importing "
+                f"and setting up its framework; --startup-timeout): {tail}") from None
+        except (EOFError, ProtocolError, BrokenPipeError) as e:
             tail = self.stderr_tail()
             self.kill()
             raise WorkerStartError(f"{self.name} worker did not start ({type(e).__name__}): {tail}") from None

@@ -54,6 +54,33 @@ def unknown_declarations(info: dict) -> list[str]:
     return [d["name"] for d in info.get("conventions", []) if d["name"] not in reference.CONVENTIONS]
 
 
+BUILD_CHECK_ELEMENTS = 1 << 22  # cases checked before a run; larger ones are left to the run
+
+
+def unbuildable(cases: list[Case]) -> list[tuple[Case, str]]:
+    """The cases the harness itself cannot make sense of: a valid case the reference rejects, or
+    an invalid one it computes. Such a contradiction is the case file's, never a framework's
+    verdict (`error`, `bad-input-accepted`), so `run` refuses the grid before any work. Large
+    cases are left to the run (their inputs are gigabytes)."""
+    out = []
+    for c in cases:
+        shape = c.params["shape"]
+        if is_large(c) or math.prod(shape) + max(shape) > BUILD_CHECK_ELEMENTS:
+            continue
+        d = generate_inputs(c.params, c.id)
+        w = None if d.weight is None else d.weight.astype(np.float64)
+        try:
+            reference.cross_entropy(d.x, d.label, w, **d.ref_kwargs)
+        except ValueError as e:
+            if not c.invalid:
+                out.append((c, f"the reference rejects this valid case: {e}"))
+            continue
+        if c.invalid:
+            out.append((c, f"marked invalid: {c.invalid}, but the reference computes it (its "
+                           "canonical answer is not an error)"))
+    return out
+
+
 def is_large(case: Case) -> bool:
     """Logits of STREAM_BYTES or more as float64: run alone, one worker at a time, streamed."""
     return 8 * math.prod(case.params["shape"]) >= STREAM_BYTES
@@ -227,8 +254,9 @@ class Engine:
     """Workers for a set of adapters, fed the same batches. Use as a context manager."""
 
     def __init__(self, specs: list[AdapterSpec], device: str = "cpu", timeout: float = 120.0,
-                 batch_size: int = 24):
+                 batch_size: int = 24, start_timeout: float = 180.0):
         self.device, self.timeout, self.batch_size = device, timeout, batch_size
+        self.start_timeout = start_timeout
         self.adapters = [AdapterState(s) for s in specs]
         self.timing = Timing()
         self.spill: str | None = None  # large arrays travel as files here (harness.ipc)
@@ -242,6 +270,7 @@ class Engine:
     def start(self) -> None:
         """Start every worker; they import their frameworks concurrently."""
         t0 = time.perf_counter()
+        self._closed = False
         if self.spill is None:
             root = os.environ.get("XENT_PARITY_TMPDIR") or tempfile.gettempdir()
             _remove_stale_spills(root)
@@ -258,7 +287,7 @@ class Engine:
                 st.unavailable = why
                 continue
             st.worker = Worker(st.spec.name, st.spec.ref, self.device, st.spec.python, self.timeout,
-                               spill=self.spill)
+                               start_timeout=self.start_timeout, spill=self.spill)
             try:
                 st.worker.launch()
             except OSError as e:  # e.g. --python names an interpreter that does not exist
@@ -281,7 +310,10 @@ class Engine:
         self.timing.imports += time.perf_counter() - t0
 
     def close(self) -> None:
-        """Ask every worker to exit, then wait for them (they exit concurrently)."""
+        """Ask every worker to exit, then wait for them (they exit concurrently). Idempotent."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         workers = [st.worker for st in self.adapters if st.worker]
         for w in workers:
             w.request_exit()
@@ -293,6 +325,10 @@ class Engine:
             if getattr(self, "_spill_lock", None) is not None:
                 os.close(self._spill_lock)
                 self._spill_lock = None
+
+    def adapters_specs(self) -> list[AdapterSpec]:
+        """The adapters this engine was asked to run (what the user named)."""
+        return [st.spec for st in self.adapters]
 
     @property
     def running(self) -> list[AdapterState]:
