@@ -209,3 +209,12 @@ class BrokenSetupAdapter(NumpyAdapter):
 
     def setup(self):
         raise RuntimeError("deliberate: the framework cannot initialise")
+
+
+class HangingSetupAdapter(NumpyAdapter):
+    """Hangs while 'importing its framework': start-up must be bounded and say so."""
+
+    name = "hangingsetup"
+
+    def setup(self):
+        time.sleep(3600)

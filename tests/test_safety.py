@@ -432,6 +432,11 @@ def test_every_file_of_a_run_is_written_by_an_atomic_writer(tmp_path, monkeypatc
                  "--expectations", ""]) == 0
     files = [p.resolve() for p in out.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"results.json", "report.md"}
+    # the one exception: the output folder's lock, held open by the run and rewritten in place
+    # (it holds no result, only which run holds the folder)
+    lock = (out / ".lock").resolve()
+    assert lock in files and lock.read_text().startswith("pid ")
+    files.remove(lock)
     by = dict(written)
     for p in files:
         assert p in by, f"{p} was written without an atomic replace"
