@@ -17,13 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SMOKE = str(ROOT / "cases" / "smoke.yaml")
 
 
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("shards")
-    for k in (1, 2):
-        assert main(["run", SMOKE, "--frameworks", "numpy", "--shard", f"{k}/2",
-                     "--out", str(tmp / f"s{k}")]) == 0
-    return [json.loads((tmp / f"s{k}" / "results.json").read_text()) for k in (1, 2)]
 
 
 def _write(path, doc):

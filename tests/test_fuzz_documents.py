@@ -29,13 +29,6 @@ VALUES = st.recursive(
     max_leaves=6)
 
 
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fuzz-shards")
-    for k in (1, 2):
-        assert main(["run", SMOKE, "--frameworks", "numpy", "--shard", f"{k}/2",
-                     "--out", str(tmp / f"s{k}")]) == 0
-    return [json.loads((tmp / f"s{k}" / "results.json").read_text()) for k in (1, 2)]
 
 
 @st.composite
