@@ -340,7 +340,7 @@ def finalize(plan: Plan, records: list[dict], eng: Engine, out: Path, started: s
     doc = report.results_document(records, eng.environment(), plan.grid,
                                   list(prev_events) + eng.events(), timing, extra)
     write_reports(doc, out, {c.id: c for c in plan.cases}, top, reporting_since=t0,
-                  refs={s.name: s.ref for s in eng.adapters_specs()})
+                  refs={st.spec.name: st.spec.ref for st in eng.adapters})
     eng.timing.reporting += time.perf_counter() - t0
     return doc
 

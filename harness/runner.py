@@ -28,24 +28,13 @@ import numpy as np
 import reference
 from harness import bounds, relations
 from harness.adapters import load_class, resolve
+from harness.adapters.base import in_scope
 from harness.cases import Case
 from harness.compare import Comparison, compare_blocks
 from harness.inputs import STREAM_BYTES, CaseData, generate_inputs
 from harness.ipc import mapped_file, spill_array, spill_files
 from harness.pool import Worker, WorkerStartError, WorkItem
 from harness.verdicts import CRASH, Verdict, judge
-
-
-def in_scope(declaration: dict, params: dict, check: str) -> bool:
-    """Whether a declaration (as an adapter describes it) covers this case and check: each key of
-    its `scope` ("check" or a case parameter) lists the values it allows, of `excludes` those it
-    does not (the same test as DocumentedConvention.in_scope, on its JSON form)."""
-    def value(key):
-        return check if key == "check" else params.get(key)
-
-    return (all(value(k) in allowed for k, allowed in (declaration.get("scope") or {}).items())
-            and not any(value(k) in barred
-                        for k, barred in (declaration.get("excludes") or {}).items()))
 
 
 def unknown_declarations(info: dict) -> list[str]:
@@ -325,10 +314,6 @@ class Engine:
             if getattr(self, "_spill_lock", None) is not None:
                 os.close(self._spill_lock)
                 self._spill_lock = None
-
-    def adapters_specs(self) -> list[AdapterSpec]:
-        """The adapters this engine was asked to run (what the user named)."""
-        return [st.spec for st in self.adapters]
 
     @property
     def running(self) -> list[AdapterState]:

@@ -103,14 +103,7 @@ class DocumentedConvention:
 
     def in_scope(self, params: Mapping[str, Any], check: str) -> bool:
         """Whether a case (its parameters) and check fall inside the declared scope."""
-        for key, allowed in self.scope.items():
-            value = check if key == "check" else params.get(key)
-            if value not in allowed:
-                return False
-        for key, barred in self.excludes.items():
-            if (check if key == "check" else params.get(key)) in barred:
-                return False
-        return True
+        return in_scope(self.to_json(), params, check)
 
     def to_json(self) -> dict:
         out = {"name": self.name, "link": self.link, "note": self.note, "kind": self.kind}
@@ -125,6 +118,18 @@ class DocumentedConvention:
 
 
 Declaration = DocumentedConvention  # what it is: a declared behaviour, of any kind
+
+
+def in_scope(declaration: Mapping[str, Any], params: Mapping[str, Any], check: str) -> bool:
+    """Whether a declaration, in its JSON form (what a worker reports), covers a case and check:
+    each key of its `scope` ("check" or a case parameter) lists the values it allows, of
+    `excludes` those it does not."""
+    def value(key):
+        return check if key == "check" else params.get(key)
+
+    return (all(value(k) in allowed for k, allowed in (declaration.get("scope") or {}).items())
+            and not any(value(k) in barred
+                        for k, barred in (declaration.get("excludes") or {}).items()))
 
 
 @dataclass
