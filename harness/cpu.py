@@ -21,10 +21,19 @@ SIMD_FLAGS = frozenset({
     "avx512dq", "avx512vl", "avx512ifma", "avx512vbmi", "avx512_vnni", "avx512_bf16",
     "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "asimd", "asimdhp", "sve", "sve2", "bf16",
 })
-# Environment variables that change which kernels the frameworks dispatch to
-DISPATCH_ENV = ("NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES", "ATEN_CPU_CAPABILITY",
-                "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR",
-                "OPENBLAS_CORETYPE", "XLA_FLAGS", "TF_ENABLE_ONEDNN_OPTS")
+# Environment variables that change which kernels numpy and its BLAS dispatch to; each adapter
+# names its framework's own (`Adapter.dispatch_variables`, gathered by `dispatch_variables`)
+NUMPY_DISPATCH_ENV = ("NPY_DISABLE_CPU_FEATURES", "NPY_ENABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")
+
+
+def dispatch_variables() -> tuple[str, ...]:
+    """numpy's dispatch variables, then those the built-in adapters declare (in their order)."""
+    from harness.adapters import builtin_classes
+
+    out = list(NUMPY_DISPATCH_ENV)
+    for cls in builtin_classes():
+        out += [k for k in cls.dispatch_variables if k not in out]
+    return tuple(out)
 
 
 def cpu_info() -> dict:
@@ -60,26 +69,28 @@ def numpy_dispatch() -> dict:
 
 
 def dispatch_env() -> dict:
-    """The dispatch variables (DISPATCH_ENV) set in this process's environment."""
-    return {k: os.environ[k] for k in DISPATCH_ENV if k in os.environ}
+    """The dispatch variables (`dispatch_variables`) set in this process's environment."""
+    return {k: os.environ[k] for k in dispatch_variables() if k in os.environ}
 
 
 def lower_dispatch_env(info: dict | None = None) -> dict:
     """Environment variables that make this machine dispatch as a lesser one of its kind: where
     AVX-512 kernels are in effect, as a CPU with AVX2 only (numpy's X86_V4 and AVX-512 targets
-    off, torch at AVX2, oneDNN and XLA capped at AVX2); where they are not (a CPU without them,
-    or one already run as such), down to the baseline (no AVX2 kernels). What the portability
+    off, each framework as its adapter's `lower_dispatch` says); where they are not (a CPU
+    without them, or one already run as such), down to the baseline (no AVX2 kernels). What the portability
     check runs the grid under (`make portability`, tests/test_portability.py)."""
+    from harness.adapters import builtin_classes
+
     info = info or cpu_info()
     dispatched = info["numpy"]["dispatched"]  # what is in effect (NPY_DISABLE_CPU_FEATURES too)
     if "avx512f" in info["simd"] and any(f.startswith(("X86_V4", "AVX512")) for f in dispatched):
         npy = [f for f in dispatched if f.startswith(("X86_V4", "AVX512"))]
-        aten, isa, xla = "avx2", "AVX2", "AVX2"
+        level = "avx2"
     else:
-        npy = list(dispatched)
-        aten, isa, xla = "default", "SSE41", "SSE4_2"
-    env = {"ATEN_CPU_CAPABILITY": aten, "ONEDNN_MAX_CPU_ISA": isa, "DNNL_MAX_CPU_ISA": isa,
-           "XLA_FLAGS": f"--xla_cpu_max_isa={xla}"}
+        npy, level = list(dispatched), "baseline"
+    env: dict = {}
+    for cls in builtin_classes():
+        env.update(cls.lower_dispatch(level))
     if npy:
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(npy)
     return env

@@ -32,13 +32,12 @@ from harness.ipc import ProtocolError, read_message, write_message
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# One thread per worker: several workers share the machine, and thread counts change reduction order.
+# One thread per worker: several workers share the machine, and thread counts change reduction
+# order. What a framework needs besides (its own thread, log and kernel variables) is its adapter's
+# `environment` (harness.adapters.base.Adapter.worker_environment).
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-              "TF_CPP_MIN_LOG_LEVEL": "2", "GLOG_minloglevel": "2",
-              "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-              "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES_KEEP": "1",
-              # error messages that print a set (keras's reduction names) in a stable order
+              "CUDA_VISIBLE_DEVICES_KEEP": "1",
+              # error messages that print a set in a stable order (str hashing)
               "PYTHONHASHSEED": "0"}
 
 
@@ -108,7 +107,7 @@ class Worker:
     def launch(self) -> None:
         """Spawn the process and ask for its hello; `await_ready` reads the answer. Split so that
         several workers import their frameworks at the same time."""
-        env = {**os.environ, **THREAD_ENV}
+        env = {**os.environ, **THREAD_ENV, **_adapter_environment(self.ref)}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         if self.spill:
             env["XENT_PARITY_SPILL"] = self.spill
@@ -298,3 +297,15 @@ class Worker:
     def run(self, items: list[WorkItem]) -> list[ItemResult]:
         self.send(items)
         return list(self.receive())
+
+
+def _adapter_environment(ref: str) -> dict[str, str]:
+    """The variables an adapter's worker starts with (its class is loaded here, in the parent: no
+    framework is imported; a reference that cannot load gets none and fails in the worker)."""
+    from harness.adapters import load_class
+
+    try:
+        cls = load_class(ref)
+    except ValueError:
+        return {}
+    return cls.worker_environment(os.environ)

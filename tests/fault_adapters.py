@@ -64,7 +64,7 @@ class NanAdapter(_Fault):
     name = "nan"
 
     def fault(self, inputs, params):
-        out = NumpyAdapter.forward(self, inputs, params)
+        out = NumpyAdapter.forward(self, inputs, params).values
         return np.full_like(out, np.nan)
 
 
@@ -145,13 +145,13 @@ class WrongDtypeAdapter(_Fault):
 
     def forward(self, inputs, params):
         if params["dtype"] == "float64":
-            return NumpyAdapter.forward(self, inputs, params).astype(np.float32)
-        return NumpyAdapter.forward(self, inputs, params)
+            return NumpyAdapter.forward(self, inputs, params).values.astype(np.float32)
+        return NumpyAdapter.forward(self, inputs, params).values
 
     def gradient(self, inputs, params):
         if params["dtype"] == "float64":
-            return NumpyAdapter.gradient(self, inputs, params).astype(np.float32)
-        return NumpyAdapter.gradient(self, inputs, params)
+            return NumpyAdapter.gradient(self, inputs, params).values.astype(np.float32)
+        return NumpyAdapter.gradient(self, inputs, params).values
 
 
 class LongDoubleAdapter(_Fault):
@@ -162,13 +162,13 @@ class LongDoubleAdapter(_Fault):
 
     def forward(self, inputs, params):
         if params["dtype"] == "float64":
-            return NumpyAdapter.forward(self, inputs, params).astype(np.longdouble)
-        return NumpyAdapter.forward(self, inputs, params)
+            return NumpyAdapter.forward(self, inputs, params).values.astype(np.longdouble)
+        return NumpyAdapter.forward(self, inputs, params).values
 
     def gradient(self, inputs, params):
         if params["dtype"] == "float64":
-            return NumpyAdapter.gradient(self, inputs, params).astype(np.longdouble)
-        return NumpyAdapter.gradient(self, inputs, params)
+            return NumpyAdapter.gradient(self, inputs, params).values.astype(np.longdouble)
+        return NumpyAdapter.gradient(self, inputs, params).values
 
 
 class SystemExitAdapter(_Fault):

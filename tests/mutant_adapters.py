@@ -63,10 +63,10 @@ class _MeanOverAll(NumpyAdapter):
             np.asarray(out).dtype)
 
     def forward(self, inputs, params):
-        return self._scaled(super().forward(inputs, params), inputs, params)
+        return self._scaled(super().forward(inputs, params).values, inputs, params)
 
     def gradient(self, inputs, params):
-        return self._scaled(super().gradient(inputs, params), inputs, params)
+        return self._scaled(super().gradient(inputs, params).values, inputs, params)
 
 
 class MeanOverAllAt100(_MeanOverAll):

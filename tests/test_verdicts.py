@@ -199,8 +199,8 @@ def _textbook(dtype):
     def got(x, label, weight, kw):
         w = None if weight is None else weight.astype(carrier)
         lab = label.astype(carrier) if kw["soft_label"] else label
-        return numpy_cross_entropy(x.astype(carrier), lab, w, kw["ignore_index"], kw["reduction"],
-                                   kw["soft_label"], -1, True, 0.0)
+        return numpy_cross_entropy(x.astype(carrier), lab, w, ignore_index=kw["ignore_index"],
+                                   reduction=kw["reduction"], soft_label=kw["soft_label"])[0]
     return got
 
 
@@ -258,8 +258,8 @@ def test_signed_weight_gradients_pass():
               label_smoothing=0.0)
     from harness.adapters.numpy_adapter import numpy_cross_entropy
 
-    got = numpy_cross_entropy(x.astype(np.float32), label, w.astype(np.float32), -100, "mean",
-                              False, -1, True, 0.0, None, True)
+    got, _ = numpy_cross_entropy(x.astype(np.float32), label, w.astype(np.float32),
+                                 want_grad=True)
     v = judge("case", "fw", "grad", None, {"status": "ok", "dtype": "float32"}, got,
               lambda conv: reference.cross_entropy_grad(x, label, w, **kw, conventions=conv),
               lambda conv: bounds.grad_bound(x, label, w, kw, "float32"), "float32", ())

@@ -1,6 +1,6 @@
 """The adapter registry: names to `module:Class` references, open to third parties.
 
-Built-in adapters are listed explicitly below. Third-party adapters register under the entry-point
+Built-in adapters are found in this package: every `*_adapter.py` module's Adapter classes. Third-party adapters register under the entry-point
 group `xent_parity.adapters` (name = "module:Class"), or are named on the command line as
 `module:Class`. Nothing here imports a framework, and a third-party module is imported only when
 the user names it or has installed it as an entry point.
@@ -13,21 +13,36 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import pkgutil
 
 from harness.adapters.base import Adapter
 
 ENTRY_POINT_GROUP = "xent_parity.adapters"
 
-BUILTIN: dict[str, str] = {
-    "numpy": "harness.adapters.numpy_adapter:NumpyAdapter",
-    "torch": "harness.adapters.torch_adapter:TorchAdapter",
-    "paddle": "harness.adapters.paddle_adapter:PaddleAdapter",
-    "tf.nn": "harness.adapters.tf_adapter:TfNnAdapter",
-    "keras": "harness.adapters.keras_adapter:KerasAdapter",
-    "optax": "harness.adapters.optax_adapter:OptaxAdapter",
-    "optax.safe": "harness.adapters.optax_adapter:OptaxSafeAdapter",
-    "onnxruntime": "harness.adapters.onnxruntime_adapter:OnnxRuntimeAdapter",
-}
+
+
+def _discover() -> dict[str, str]:
+    """The built-in adapters: every Adapter subclass with a `name` defined in a module
+    `harness/adapters/*_adapter.py`, in the order of their `position`. Adding a framework is one
+    such file (its module imports no framework: they are imported in `setup`)."""
+    found = []
+    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not mod.name.endswith("_adapter"):
+            continue
+        module = importlib.import_module(f"{__name__}.{mod.name}")
+        for attr, obj in vars(module).items():
+            if (isinstance(obj, type) and issubclass(obj, Adapter) and obj.__module__ == module.__name__
+                    and "name" in vars(obj)):
+                found.append((obj.position, obj.name, f"{module.__name__}:{attr}"))
+    return {name: ref for _, name, ref in sorted(found)}
+
+
+BUILTIN: dict[str, str] = _discover()
+
+
+def builtin_classes() -> list[type[Adapter]]:
+    """The built-in adapter classes, in BUILTIN's order (no framework is imported)."""
+    return [load_class(ref) for ref in BUILTIN.values()]
 
 
 def entry_point_adapters() -> dict[str, str]:

@@ -17,10 +17,12 @@ Arrays an adapter receives (`Inputs`):
 from __future__ import annotations
 
 import importlib.metadata
-import math
 import importlib.util
+import inspect
+import math
+import textwrap
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
@@ -163,6 +165,16 @@ class Adapter:
     # before large calls, so a case that cannot fit is `unsupported` with the figures instead of a
     # worker killed mid-call.
     memory_factors: ClassVar[Mapping[str, float]] = {"forward": 3.0, "grad": 5.0}
+    # Everything else the harness needs to know of a framework is here too, so that adding one
+    # is one adapter file (tests/test_boundaries.py greps the core for framework names):
+    extra: ClassVar[str] = ""  # the pip extra that installs it: pip install 'xent-parity[extra]'
+    requires: ClassVar[tuple[str, ...]] = ()  # top-level modules it imports (default: `module`)
+    # variables its worker process starts with (threads, log noise, kernel choices): set by the
+    # parent before the framework is imported (`worker_environment`)
+    environment: ClassVar[Mapping[str, str]] = {}
+    # variables that change which CPU kernels it dispatches to (recorded in results)
+    dispatch_variables: ClassVar[tuple[str, ...]] = ()
+    position: ClassVar[int] = 100  # where a built-in adapter is listed (and run) by default
 
     def __init__(self, device: str = "cpu"):
         self.device = device
@@ -171,9 +183,24 @@ class Adapter:
     @classmethod
     def installed(cls) -> str | None:
         """None when the framework can be imported, else the reason it cannot."""
-        if importlib.util.find_spec(cls.module) is None:
-            return f"{cls.module} is not installed (pip install 'xent-parity[{cls.name}]')"
+        for mod in cls.requires or (cls.module,):
+            if importlib.util.find_spec(mod) is None:
+                hint = f" (pip install 'xent-parity[{cls.extra}]')" if cls.extra else ""
+                return f"{mod} is not installed{hint}"
         return None
+
+    @classmethod
+    def worker_environment(cls, environ: Mapping[str, str]) -> dict[str, str]:
+        """The variables to set in this adapter's worker, given the parent's `environ`
+        (`environment`; an adapter whose variable holds a list of flags keeps the user's)."""
+        return dict(cls.environment)
+
+    @classmethod
+    def lower_dispatch(cls, level: str) -> dict[str, str]:
+        """Variables that make the framework dispatch as a lesser CPU would: `level` "avx2" (an
+        AVX-512 machine run as one with AVX2 only) or "baseline" (no AVX2 kernels). What the
+        portability check runs under (harness.cpu.lower_dispatch_env)."""
+        return {}
 
     @classmethod
     def version(cls) -> str:
@@ -233,16 +260,50 @@ class Adapter:
                 f"more than the {available / 2**30:.1f} GiB available; not run, rather than "
                 "risk the worker being killed mid-call")
 
+    # -- the call: plain Python, run as it is and rendered as it is -----------------------------
+    # `program` holds plain module-level functions. The first is the entry point,
+    #     entry(x, label, weight, g, **self.arguments(params, check)) -> (values, dtype name),
+    # which calls the framework the way a user does and returns its result as numpy with the name
+    # of the dtype the framework returned; the others are functions it calls (an import and pin
+    # function, a conversion). The worker calls the entry; the reproducer is their source
+    # (`inspect`) followed by the same call with the same literal arguments, so the bug-report
+    # script is the code that ran. No source is generated or executed.
+    program: ClassVar[tuple[Callable, ...]] = ()
+
+    def arguments(self, params: Mapping[str, Any], check: str) -> dict[str, Any]:
+        """The entry point's keyword arguments for a case and check: literals only (str, int,
+        float, bool, None, tuples and lists of them), so that the reproducer can spell them."""
+        raise NotImplementedError(f"{type(self).__name__} has a program but no arguments()")
+
+    def preamble(self) -> tuple[Callable, dict[str, Any]] | None:
+        """A program function the reproducer calls once before the entry point, with its keyword
+        arguments (the imports and numerical pins `setup` makes), or None."""
+        return None
+
+    def call(self, inputs: Inputs, params: Mapping[str, Any], check: str) -> Output:
+        """Run the entry point on a case's arrays (what `forward` and `gradient` do by default)."""
+        values, dtype = self.program[0](inputs.x, inputs.label, inputs.weight, inputs.grad_output,
+                                        **self.arguments(params, check))
+        return Output(values, dtype)
+
     def forward(self, inputs: Inputs, params: Mapping[str, Any]) -> Output | np.ndarray:
-        raise NotImplementedError
+        if not self.program:
+            raise NotImplementedError
+        return self.call(inputs, params, "forward")
 
     def gradient(self, inputs: Inputs, params: Mapping[str, Any]) -> Output | np.ndarray:
-        raise Unsupported(f"{self.name} has no gradient")
+        if not self.program or not self.capabilities.gradient:
+            raise Unsupported(f"{self.name} has no gradient")
+        return self.call(inputs, params, "grad")
 
     def snippet(self, params: Mapping[str, Any], check: str) -> str:
-        """Python source that calls the framework on arrays `x`, `label`, `weight`, `g` already defined
-        (numpy), and leaves the result as numpy in `loss` (check "forward") or `grad`."""
-        raise NotImplementedError
+        """Python source that calls the framework on arrays `x`, `label`, `weight`, `g` already
+        defined (numpy), and leaves the result as numpy in `loss` (check "forward") or `grad`:
+        the program's functions and the call the worker makes."""
+        if not self.program:
+            raise NotImplementedError
+        return render_call(self.program, self.arguments(params, check),
+                           "grad" if check == "grad" else "loss", self.preamble())
 
     @classmethod
     def describe(cls) -> dict:
@@ -294,3 +355,42 @@ def squeeze_label(label: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
     if params["label_kind"] == "hard-keepdim":
         return np.squeeze(label, axis=params["axis"])
     return label
+
+
+def keep_user_flags(env: Mapping[str, str], environ: Mapping[str, str],
+                    key: str = "XLA_FLAGS") -> dict[str, str]:
+    """`env` with the user's own value of a flags variable after the adapter's (a later flag wins),
+    so that a flag the user sets (an ISA cap, say) still reaches the framework."""
+    env = dict(env)
+    if environ.get(key) and key in env:
+        env[key] = f"{env[key]} {environ[key]}"
+    return env
+
+
+def literal(value: Any) -> str:
+    """`value` as Python source, for the literals `arguments` may hold (a float in the repr that
+    reads back as the same float; inf and NaN through float())."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({str(value)!r})"
+    if isinstance(value, (tuple, list)):
+        items = ", ".join(literal(v) for v in value)
+        return f"({items},)" if isinstance(value, tuple) and len(value) == 1 else (
+            f"({items})" if isinstance(value, tuple) else f"[{items}]")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    raise TypeError(f"argument {value!r} of type {type(value).__name__} is not a literal")
+
+
+def render_call(program: tuple[Callable, ...], arguments: Mapping[str, Any], var: str,
+                preamble: tuple[Callable, Mapping[str, Any]] | None = None) -> str:
+    """The source of `program`'s functions, then `var, dtype = entry(x, label, weight, g, ...)`
+    with `arguments` spelt as literals (and the preamble's call before it)."""
+    parts = [textwrap.dedent(inspect.getsource(f)).rstrip() for f in reversed(program)]
+    call = ", ".join(["x", "label", "weight", "g"]
+                     + [f"{k}={literal(v)}" for k, v in arguments.items()])
+    lines = ["\n\n".join(parts), ""]
+    if preamble is not None:
+        fn, kw = preamble
+        lines.append(f"{fn.__name__}({', '.join(f'{k}={literal(v)}' for k, v in kw.items())})")
+    lines.append(f"{var}, dtype = {program[0].__name__}({call})")
+    return "\n".join(lines) + "\n"

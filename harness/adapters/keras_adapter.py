@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import os
 
-from harness.adapters.base import COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention
-from harness.adapters.tf_adapter import (TF_MEMORY_FACTORS, CodeRunner,
-    tensorflow_dispatch,
-                                         configure_tensorflow, finish_lines, input_lines,
-                                         output_from, tensorflow_header)
+from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
+                                   keep_user_flags)
+from harness.adapters.tf_adapter import (TENSORFLOW_DISPATCH, TENSORFLOW_ENV, TF_MEMORY_FACTORS,
+                                         CodeRunner, configure_tensorflow, finish_lines,
+                                         input_lines, lower_tensorflow_dispatch, output_from,
+                                         tensorflow_dispatch, tensorflow_header)
 
 TAG = "https://github.com/keras-team/keras/blob/v3.15.1"
 
@@ -124,6 +125,19 @@ class KerasAdapter(Adapter):
     name = "keras"
     module = "keras"
     distribution = "keras"
+    extra = "tensorflow"
+    requires = ("keras", "tensorflow")
+    position = 40
+    environment = {**TENSORFLOW_ENV, "KERAS_BACKEND": "tensorflow"}
+    dispatch_variables = TENSORFLOW_DISPATCH
+
+    @classmethod
+    def worker_environment(cls, environ):
+        return keep_user_flags(cls.environment, environ)
+
+    @classmethod
+    def lower_dispatch(cls, level):
+        return lower_tensorflow_dispatch(level)
     api = "keras.losses.SparseCategoricalCrossentropy / keras.losses.CategoricalCrossentropy"
     capabilities = Capabilities(
         dtypes=("float16", "bfloat16", "float32", "float64"),

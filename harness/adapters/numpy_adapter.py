@@ -7,18 +7,16 @@ It is also the adapter the harness's own unit tests use.
 
 from __future__ import annotations
 
-import inspect
-import textwrap
-
 import numpy as np
 
 from harness.adapters.base import COMPOSED, NATIVE, Adapter, Capabilities
 
 
-def numpy_cross_entropy(x, label, weight=None, ignore_index=-100, reduction="mean",
-                        soft_label=False, axis=-1, use_softmax=True, label_smoothing=0.0,
-                        grad_output=None, want_grad=False):
-    """Straightforward cross entropy (and its analytic gradient) in x's dtype."""
+def numpy_cross_entropy(x, label, weight=None, grad_output=None, *, ignore_index=-100,
+                        reduction="mean", soft_label=False, axis=-1, use_softmax=True,
+                        label_smoothing=0.0, want_grad=False):
+    """Straightforward cross entropy (and its analytic gradient) in x's dtype; returns the values
+    and the name of their dtype."""
     dt = x.dtype
     xm = np.moveaxis(x, axis, -1)
     C = xm.shape[-1]
@@ -56,7 +54,7 @@ def numpy_cross_entropy(x, label, weight=None, ignore_index=-100, reduction="mea
     else:
         raise ValueError(f"unknown reduction {reduction!r}")
     if not want_grad:
-        return np.asarray(loss, dtype=dt)
+        return np.asarray(loss, dtype=dt), dt.name
     with np.errstate(invalid="ignore"):
         s = np.where(valid, scale * sample_w, 0)[..., None].astype(dt)  # ignored: no gradient
     if use_softmax:
@@ -65,7 +63,7 @@ def numpy_cross_entropy(x, label, weight=None, ignore_index=-100, reduction="mea
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(q > 0, -s * q / xm, 0)
-    return np.moveaxis(g.astype(dt), -1, axis)
+    return np.moveaxis(g.astype(dt), -1, axis), dt.name
 
 
 _ALL = {f: NATIVE for f in ("soft_label", "use_softmax", "weight", "ignore_index", "label_smoothing",
@@ -76,6 +74,7 @@ class NumpyAdapter(Adapter):
     name = "numpy"
     module = "numpy"
     distribution = "numpy"
+    position = 0
     api = "numpy (textbook implementation, in the case dtype)"
     capabilities = Capabilities(
         dtypes=("float16", "float32", "float64"),
@@ -92,24 +91,10 @@ class NumpyAdapter(Adapter):
 
         return {"numpy": numpy_dispatch()}
 
-    def _call(self, inputs, params, want_grad):
-        return numpy_cross_entropy(
-            inputs.x, inputs.label, inputs.weight, params["ignore_index"], params["reduction"],
-            params["label_kind"] == "soft", params["axis"], params["use_softmax"],
-            params["label_smoothing"], inputs.grad_output, want_grad)
+    program = (numpy_cross_entropy,)
 
-    def forward(self, inputs, params):
-        return self._call(inputs, params, False)
-
-    def gradient(self, inputs, params):
-        return self._call(inputs, params, True)
-
-    def snippet(self, params, check):
-        src = textwrap.dedent(inspect.getsource(numpy_cross_entropy))
-        call = (f"numpy_cross_entropy(x, label, weight, ignore_index={params['ignore_index']}, "
-                f"reduction={params['reduction']!r}, soft_label={params['label_kind'] == 'soft'}, "
-                f"axis={params['axis']}, use_softmax={params['use_softmax']}, "
-                f"label_smoothing={params['label_smoothing']}, grad_output=g, "
-                f"want_grad={check == 'grad'})")
-        var = "grad" if check == "grad" else "loss"
-        return f"{src}\n{var} = {call}\n"
+    def arguments(self, params, check):
+        return {"ignore_index": params["ignore_index"], "reduction": params["reduction"],
+                "soft_label": params["label_kind"] == "soft", "axis": params["axis"],
+                "use_softmax": params["use_softmax"],
+                "label_smoothing": params["label_smoothing"], "want_grad": check == "grad"}

@@ -45,6 +45,9 @@ class OnnxRuntimeAdapter(Adapter):
     name = "onnxruntime"
     module = "onnxruntime"
     distribution = "onnxruntime"
+    extra = "onnxruntime"
+    requires = ("onnx", "onnxruntime")
+    position = 60
     api = f"onnx SoftmaxCrossEntropyLoss (opset {OPSET}) in onnxruntime.InferenceSession"
     capabilities = Capabilities(
         dtypes=("float16", "float32", "float64"),
@@ -67,15 +70,6 @@ class OnnxRuntimeAdapter(Adapter):
     # on onnxruntime 1.32 is canonical, NaN for a mean with nothing left included (not
     # empty-mean-zero).
     conventions: tuple[DocumentedConvention, ...] = ()
-
-    @classmethod
-    def installed(cls):
-        from importlib.util import find_spec
-
-        for mod in ("onnx", "onnxruntime"):
-            if find_spec(mod) is None:
-                return f"{mod} is not installed (pip install 'xent-parity[onnxruntime]')"
-        return None
 
     def setup(self):
         import onnx

@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
-                                   Output, Unsupported, squeeze_label)
+                                   Output, Unsupported, keep_user_flags, squeeze_label)
 
 DOCS = "https://optax.readthedocs.io/en/latest/api/losses.html"
 SRC = "https://github.com/google-deepmind/optax/blob/main/optax/losses/_classification.py"
@@ -82,6 +82,12 @@ class OptaxAdapter(Adapter):
     name = "optax"
     module = "optax"
     distribution = "optax"
+    extra = "jax"
+    requires = ("jax", "optax")
+    position = 50
+    # XLA's CPU backend on one thread (its thread count changes reduction order)
+    environment = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+    dispatch_variables = ("XLA_FLAGS",)
     api = ("optax.softmax_cross_entropy_with_integer_labels (hard labels) / "
            "optax.softmax_cross_entropy (soft and smoothed labels)")
     safe = False  # True: dense targets go through optax.safe_softmax_cross_entropy
@@ -108,13 +114,12 @@ class OptaxAdapter(Adapter):
     )
 
     @classmethod
-    def installed(cls):
-        from importlib.util import find_spec
+    def worker_environment(cls, environ):
+        return keep_user_flags(cls.environment, environ)
 
-        for mod in ("jax", "optax"):
-            if find_spec(mod) is None:
-                return f"{mod} is not installed (pip install 'xent-parity[jax]')"
-        return None
+    @classmethod
+    def lower_dispatch(cls, level):
+        return {"XLA_FLAGS": f"--xla_cpu_max_isa={'AVX2' if level == 'avx2' else 'SSE4_2'}"}
 
     def dispatch(self):
         import os
@@ -350,6 +355,7 @@ class OptaxSafeAdapter(OptaxAdapter):
     `optax` adapter through the integer-label API."""
 
     name = "optax.safe"
+    position = 51
     api = "optax.safe_softmax_cross_entropy (soft and smoothed labels)"
     safe = True
     capabilities = Capabilities(

@@ -38,6 +38,16 @@ class PaddleAdapter(Adapter):
     name = "paddle"
     module = "paddle"
     distribution = "paddlepaddle"
+    extra = "paddle"
+    position = 20
+    environment = {"GLOG_minloglevel": "2"}  # paddle's glog notices; errors still raise
+    dispatch_variables = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
+                          "MKL_CBWR")
+
+    @classmethod
+    def lower_dispatch(cls, level):
+        isa = "AVX2" if level == "avx2" else "SSE41"
+        return {"ONEDNN_MAX_CPU_ISA": isa, "DNNL_MAX_CPU_ISA": isa}
     api = "paddle.nn.functional.cross_entropy"
     capabilities = Capabilities(
         dtypes=CPU_DTYPES,

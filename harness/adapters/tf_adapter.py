@@ -33,7 +33,7 @@ import os
 import numpy as np
 
 from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
-                                   Output)
+                                   Output, keep_user_flags)
 
 DENSE_DOC = "https://www.tensorflow.org/api_docs/python/tf/nn/softmax_cross_entropy_with_logits"
 
@@ -52,6 +52,24 @@ COMPOSED_INVALID = {
     "weight-shape": "tf.nn has no class-weight argument (the adapter composes weights)",
     "soft-ignore-positive": "tf.nn has no ignore_index (soft labels ignore nothing)",
 }
+
+
+# What a TensorFlow worker (tf.nn, keras) starts with: one thread (thread counts change the
+# reduction order), C++ log noise off, oneDNN's fused CPU kernels off (TF_ENABLE_ONEDNN_OPTS=0:
+# the Eigen kernels, the same on every x86 CPU), XLA on one thread
+TENSORFLOW_ENV = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+                  "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0",
+                  "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+TENSORFLOW_DISPATCH = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA",
+                       "XLA_FLAGS")
+
+
+def lower_tensorflow_dispatch(level: str) -> dict:
+    """oneDNN and XLA capped at AVX2 (or their SSE4 baselines)."""
+    isa = "AVX2" if level == "avx2" else "SSE41"
+    xla = "AVX2" if level == "avx2" else "SSE4_2"
+    return {"ONEDNN_MAX_CPU_ISA": isa, "DNNL_MAX_CPU_ISA": isa,
+            "XLA_FLAGS": f"--xla_cpu_max_isa={xla}"}
 
 
 def configure_tensorflow(device: str) -> tuple[object, dict, str]:
@@ -239,6 +257,18 @@ class TfNnAdapter(Adapter):
     name = "tf.nn"
     module = "tensorflow"
     distribution = "tensorflow-cpu"
+    extra = "tensorflow"
+    position = 30
+    environment = TENSORFLOW_ENV
+    dispatch_variables = TENSORFLOW_DISPATCH
+
+    @classmethod
+    def worker_environment(cls, environ):
+        return keep_user_flags(cls.environment, environ)
+
+    @classmethod
+    def lower_dispatch(cls, level):
+        return lower_tensorflow_dispatch(level)
     api = "tf.nn.sparse_softmax_cross_entropy_with_logits / tf.nn.softmax_cross_entropy_with_logits"
     capabilities = Capabilities(
         dtypes=("float16", "bfloat16", "float32", "float64"),

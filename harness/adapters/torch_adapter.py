@@ -21,6 +21,17 @@ class TorchAdapter(Adapter):
     name = "torch"
     module = "torch"
     distribution = "torch"
+    extra = "torch"
+    position = 10
+    # torch picks its kernels by its CPU capability; its oneDNN (mkldnn) and MKL read their own
+    dispatch_variables = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA",
+                          "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR")
+
+    @classmethod
+    def lower_dispatch(cls, level):
+        isa = "AVX2" if level == "avx2" else "SSE41"
+        return {"ATEN_CPU_CAPABILITY": "avx2" if level == "avx2" else "default",
+                "ONEDNN_MAX_CPU_ISA": isa, "DNNL_MAX_CPU_ISA": isa}
     api = "torch.nn.functional.cross_entropy"
     capabilities = Capabilities(
         dtypes=("float16", "bfloat16", "float32", "float64"),
