@@ -21,7 +21,9 @@ labels ignore nothing), a logits distribution with probability input and vice ve
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -569,3 +571,12 @@ def select(cases: list[Case], keyword: str | None = None, patterns: list[str] | 
     if keyword:
         out = [c for c in out if keyword_matches(keyword, c.id)]
     return out
+
+
+def grid_hash(cases: list[Case]) -> str:
+    """A grid's identity: its case IDs and parameters, in order (what shards and checkpoints
+    check they belong to)."""
+    h = hashlib.sha256()
+    for c in cases:
+        h.update(json.dumps([c.id, c.params], sort_keys=True).encode())
+    return h.hexdigest()[:16]

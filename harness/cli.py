@@ -142,7 +142,7 @@ def cmd_run(args) -> int:
                          "'xent-parity[all]', or name adapters with --frameworks)")
     expectations = _expectations(args, grids)
     _check_size(plan.cases, len(specs))
-    from harness.runner import unbuildable
+    from harness.case_reference import unbuildable
 
     bad = unbuildable(plan.cases)
     if bad:
@@ -178,68 +178,19 @@ def cmd_run(args) -> int:
 
 
 def _check_size(cases, n_frameworks: int) -> None:
-    """Refuse, before any work, a grid whose largest case cannot fit, with the estimate.
+    """Refuse, before any work, a grid whose largest case cannot fit (harness.inputs.size_problem)."""
+    from harness.inputs import size_problem
 
-    A large case whose logits are generated in blocks (`runner.is_large`, `inputs.streamable`)
-    needs, in the parent, its logits in their carrier (a file in the spill directory, mapped)
-    and block buffers; each framework runs it alone and its worker checks the framework's own
-    need against the memory then available, so one that cannot fit is `unsupported` with the
-    figures. The spill directory must hold the logits and one result. Any other case is held
-    whole, widened, by the parent and by every worker at once: a rough upper estimate."""
-    import os
-    import tempfile
-
-    import numpy as np
-
-    from harness.dtypes import fmt
-    from harness.inputs import streamable
-    from harness.runner import is_large
-
-    def elements(c):
-        return math.prod(c.params["shape"])
-
-    def need(c):
-        n, C = elements(c), c.params["shape"][c.params["axis"]]
-        carrier = np.dtype(fmt(c.params["dtype"]).carrier).itemsize
-        if is_large(c) and streamable(c.params):
-            positions = n // max(C, 1)
-            return n * carrier + 64 * positions + (256 << 20), "in the harness (frameworks apart)"
-        return (n + C) * carrier * (4 + 4 * n_frameworks), f"with {n_frameworks} frameworks"
-
-    if not cases:
-        return
-    worst = max(cases, key=lambda c: need(c)[0])
-    bytes_needed, what = need(worst)
-    avail = _available_memory()
-    if avail and bytes_needed > avail:
-        raise UsageError(f"case {worst.id} needs about {bytes_needed / 2**30:.1f} GiB {what}, more "
-                         f"than the {avail / 2**30:.1f} GiB available; refused before starting "
-                         "(run fewer frameworks or a smaller shape)")
-    large = [c for c in cases if is_large(c)]
-    if large:
-        spill = os.environ.get("XENT_PARITY_TMPDIR") or tempfile.gettempdir()
-
-        def disk_need(c):  # the logits, and two results (float64 at most) while one is judged
-            return elements(c) * (np.dtype(fmt(c.params["dtype"]).carrier).itemsize + 16)
-
-        c = max(large, key=disk_need)
-        disk = disk_need(c)
-        try:
-            free = shutil.disk_usage(spill).free
-        except OSError:
-            free = None
-        if free is not None and disk > free:
-            raise UsageError(f"case {c.id} needs about {disk / 2**30:.1f} GiB of disk in {spill} "
-                             f"(its logits and results travel as files), more than the "
-                             f"{free / 2**30:.1f} GiB free; set XENT_PARITY_TMPDIR to a larger "
-                             "disk")
+    problem = size_problem(cases, n_frameworks, _available_memory())
+    if problem:
+        raise UsageError(problem)
 
 
 def cmd_merge(args) -> int:
     from harness import orchestrate
 
     from harness.gate import GateError, read_document
-    from harness.runner import grid_hash
+    from harness.cases import grid_hash
 
     try:  # each shard checked as the gate checks a results file: data, validated first
         docs = [read_document(p, "shard")[0] for p in args.shards]
@@ -299,7 +250,8 @@ def cmd_list(args) -> int:
 def cmd_explain(args) -> int:
     from harness.inputs import generate_inputs
     from harness.reproducer import reproducer
-    from harness.runner import CaseReference, Engine
+    from harness.case_reference import CaseReference, is_streamed
+    from harness.runner import Engine
 
     grids = args.grids or [DEFAULT_GRID]
     cases = {c.id: c for c in load_cases(grids)}
@@ -324,7 +276,7 @@ def cmd_explain(args) -> int:
                 value = ref.value(check)
                 print(f"reference {check}: " + (
                     f"shape {list(value.shape)}, computed block by block when compared"
-                    if hasattr(value, "compare") else _short(value)))
+                    if is_streamed(value) else _short(value)))
             except ValueError as e:
                 print(f"reference {check}: raises ValueError: {e}")
         for v in eng.run([case], keep_outputs=True):

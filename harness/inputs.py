@@ -15,6 +15,7 @@ every adapter receives the same arrays, so a comparison measures the framework's
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -214,3 +215,63 @@ def _finish(rng, p, x, hard) -> CaseData:
                   "soft_label": label_kind == "soft", "axis": p["axis"],
                   "use_softmax": p["input"] == "logits", "label_smoothing": float(p["smoothing"])}
     return CaseData(x, label, weight, grad_output, worker_params, ref_kwargs)
+
+
+def is_large(case) -> bool:
+    """Logits of STREAM_BYTES or more as float64: the case runs alone, one worker at a time, its
+    arrays travel as files and its gradient is compared block by block."""
+    return 8 * math.prod(case.params["shape"]) >= STREAM_BYTES
+
+
+def size_problem(cases, n_frameworks: int, available: int | None) -> str | None:
+    """Why a grid cannot run here (its largest case cannot fit in `available` bytes of memory, or
+    a large case in the spill directory's free disk), with the estimate; None when it fits.
+
+    A large case whose logits are generated in blocks (`is_large`, `streamable`) needs, in the
+    parent, its logits in their carrier (a file in the spill directory, mapped)
+    and block buffers; each framework runs it alone and its worker checks the framework's own
+    need against the memory then available, so one that cannot fit is `unsupported` with the
+    figures. The spill directory must hold the logits and one result. Any other case is held
+    whole, widened, by the parent and by every worker at once: a rough upper estimate."""
+    import shutil
+
+    from harness import spill
+
+    def elements(c):
+        return math.prod(c.params["shape"])
+
+    def need(c):
+        n, C = elements(c), c.params["shape"][c.params["axis"]]
+        carrier = np.dtype(fmt(c.params["dtype"]).carrier).itemsize
+        if is_large(c) and streamable(c.params):
+            positions = n // max(C, 1)
+            return n * carrier + 64 * positions + (256 << 20), "in the harness (frameworks apart)"
+        return (n + C) * carrier * (4 + 4 * n_frameworks), f"with {n_frameworks} frameworks"
+
+    if not cases:
+        return None
+    worst = max(cases, key=lambda c: need(c)[0])
+    bytes_needed, what = need(worst)
+    avail = available
+    if avail and bytes_needed > avail:
+        return (f"case {worst.id} needs about {bytes_needed / 2**30:.1f} GiB {what}, more "
+                f"than the {avail / 2**30:.1f} GiB available; refused before starting "
+                "(run fewer frameworks or a smaller shape)")
+    large = [c for c in cases if is_large(c)]
+    if large:
+        where = spill.root()
+
+        def disk_need(c):  # the logits, and two results (float64 at most) while one is judged
+            return elements(c) * (np.dtype(fmt(c.params["dtype"]).carrier).itemsize + 16)
+
+        c = max(large, key=disk_need)
+        disk = disk_need(c)
+        try:
+            free = shutil.disk_usage(where).free
+        except OSError:
+            free = None
+        if free is not None and disk > free:
+            return (f"case {c.id} needs about {disk / 2**30:.1f} GiB of disk in {where} "
+                    f"(its logits and results travel as files), more than the "
+                    f"{free / 2**30:.1f} GiB free; set {spill.TMPDIR_ENV} to a larger disk")
+    return None

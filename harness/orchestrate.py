@@ -26,7 +26,8 @@ from pathlib import Path
 from harness import consistency, report
 from harness.cases import Case
 from harness.inputs import case_seed
-from harness.runner import AdapterSpec, Engine, grid_hash
+from harness.cases import grid_hash
+from harness.runner import AdapterSpec, Engine
 
 PARTIAL = ".partial.jsonl"
 

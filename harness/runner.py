@@ -1,24 +1,20 @@
-"""The run: cases in batches through every adapter's worker, judged against the reference.
+"""The engine: cases in batches through every adapter's worker, judged against the reference.
 
-Inputs are generated once per case and shared by every adapter; the reference runs in this (the
-parent) process while the workers compute, and is cached per case and convention set.
+Inputs are generated once per case and shared by every adapter; the reference side of each case
+(harness.case_reference) is computed in this (the parent) process while the workers compute,
+and cached per case and convention set.
 
 Two batches are in flight: batch k+1 is generated and sent to every worker before batch k is
-judged, so the workers compute while the parent compares. A large case (`is_large`: logits of
-256 MiB or more in float64) runs alone and on one worker at a time, its arrays travel as files
-(harness.ipc), and its gradient is compared block by block against a reference gradient computed
-block by block (`StreamedGrad`): no process ever holds a float64 copy of it.
+judged, so the workers compute while the parent compares. A large case (`inputs.is_large`) runs
+alone and on one worker at a time, its arrays travel as files in the run's spill directory
+(harness.spill, harness.ipc), and its gradient is compared block by block.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 import os
-import shutil
+import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -26,14 +22,17 @@ from typing import Callable, Iterable
 import numpy as np
 
 import reference
-from harness import bounds, relations
+from harness import relations
 from harness.adapters import load_class, resolve
 from harness.adapters.base import in_scope
+from harness.case_reference import CaseReference
 from harness.cases import Case
-from harness.compare import Comparison, compare_blocks
-from harness.inputs import STREAM_BYTES, CaseData, generate_inputs
+from harness.cpu import cpu_info
+from harness.inputs import generate_inputs, is_large
+from harness import ipc
 from harness.ipc import mapped_file, spill_array, spill_files
 from harness.pool import Worker, WorkerStartError, WorkItem
+from harness.spill import SpillDir
 from harness.verdicts import CRASH, Verdict, judge
 
 
@@ -41,38 +40,6 @@ def unknown_declarations(info: dict) -> list[str]:
     """The names an adapter declares that the reference does not compute (an error: a name the
     reference does not know could never explain a result, and would hide nothing visibly)."""
     return [d["name"] for d in info.get("conventions", []) if d["name"] not in reference.CONVENTIONS]
-
-
-BUILD_CHECK_ELEMENTS = 1 << 22  # cases checked before a run; larger ones are left to the run
-
-
-def unbuildable(cases: list[Case]) -> list[tuple[Case, str]]:
-    """The cases the harness itself cannot make sense of: a valid case the reference rejects, or
-    an invalid one it computes. Such a contradiction is the case file's, never a framework's
-    verdict (`error`, `bad-input-accepted`), so `run` refuses the grid before any work. Large
-    cases are left to the run (their inputs are gigabytes)."""
-    out = []
-    for c in cases:
-        shape = c.params["shape"]
-        if is_large(c) or math.prod(shape) + max(shape) > BUILD_CHECK_ELEMENTS:
-            continue
-        d = generate_inputs(c.params, c.id)
-        w = None if d.weight is None else d.weight.astype(np.float64)
-        try:
-            reference.cross_entropy(d.x, d.label, w, **d.ref_kwargs)
-        except ValueError as e:
-            if not c.invalid:
-                out.append((c, f"the reference rejects this valid case: {e}"))
-            continue
-        if c.invalid:
-            out.append((c, f"marked invalid: {c.invalid}, but the reference computes it (its "
-                           "canonical answer is not an error)"))
-    return out
-
-
-def is_large(case: Case) -> bool:
-    """Logits of STREAM_BYTES or more as float64: run alone, one worker at a time, streamed."""
-    return 8 * math.prod(case.params["shape"]) >= STREAM_BYTES
 
 
 @dataclass
@@ -88,132 +55,6 @@ def adapter_specs(names: Iterable[str], pythons: dict[str, str] | None = None) -
         name, ref = resolve(spec)
         out.append(AdapterSpec(name, ref, (pythons or {}).get(name)))
     return out
-
-
-class StreamedGrad:
-    """The reference gradient of a large case and its bound, computed block by block when a result
-    is compared (`compare`), never whole."""
-
-    def __init__(self, ref: "CaseReference", conventions: tuple[str, ...]):
-        self.ref, self.conventions = ref, conventions
-        self.shape = tuple(ref.data.x.shape)
-
-    def blocks_of_values(self):
-        """The reference gradient's blocks `(s, e, block)` (validated when called)."""
-        x, label, w = self.ref._args()
-        return reference.cross_entropy_grad_blocks(x, label, w, **self.ref.data.ref_kwargs,
-                                                   grad_output=self.ref._cotangent(),
-                                                   conventions=self.conventions)
-
-    def same_as(self, other: "StreamedGrad") -> bool:
-        """Whether two streamed gradients are equal (NaN equal to NaN), block by block."""
-        for (s, e, a), (s2, e2, b) in zip(self.blocks_of_values(), other.blocks_of_values()):
-            if (s, e) != (s2, e2) or not np.array_equal(a, b, equal_nan=True):
-                return False
-        return True
-
-    def blocks(self):
-        x, label, w = self.ref._args()
-        dtype = self.ref.case.params["dtype"]
-        limits = bounds.GradBound(x, label, w, self.ref.data.ref_kwargs, dtype,
-                                  self.ref._cotangent())
-        for s, e, exp_b in self.blocks_of_values():  # the bound of the reference's own blocks
-            bound_b = limits.block(s, e)
-            if self.conventions:
-                bound_b = bounds.convention_grad_bound(bound_b, exp_b, -1, dtype)
-            yield s, e, exp_b, bound_b
-
-    def compare(self, got, dtype_got: str) -> Comparison:
-        got = np.asarray(got)
-        dtype = self.ref.case.params["dtype"]
-        if got.shape != self.shape:
-            return Comparison(False, "shape", list(self.shape), list(got.shape), dtype, dtype_got,
-                              n=int(np.prod(self.shape)))
-        return compare_blocks(got, self.blocks(), self.ref.data.ref_kwargs["axis"], dtype,
-                              dtype_got)
-
-
-class CaseReference:
-    """Reference values and bounds of one case, computed lazily and cached. The gradient of a
-    large case is a `StreamedGrad` (its own bound), compared block by block."""
-
-    def __init__(self, case: Case, data: CaseData):
-        self.case, self.data = case, data
-        self.large = is_large(case)
-        self._cache: dict = {}
-
-    def _args(self):
-        d = self.data
-        w = None if d.weight is None else d.weight.astype(np.float64)
-        return d.x, d.label, w  # the reference and the bounds widen x block by block
-
-    def _cotangent(self):
-        g = self.data.grad_output
-        return None if g is None else g.astype(np.float64)
-
-    def value(self, check: str, conventions: tuple[str, ...] = ()):
-        if check == "none" and self.data.ref_kwargs["reduction"] == "none":
-            check = "forward"  # the same computation: do it once
-        key = (check, conventions)
-        if key not in self._cache:
-            x, label, w = self._args()
-            try:
-                if check in ("forward", "none"):  # "none": per-position losses, for the bounds
-                    kw = dict(self.data.ref_kwargs)
-                    if check == "none":
-                        kw["reduction"] = "none"
-                    out = reference.cross_entropy(x, label, w, **kw, conventions=conventions)
-                elif self.large:
-                    out = StreamedGrad(self, conventions)
-                    out.blocks_of_values()  # validates now (the blocks come when compared)
-                else:
-                    out = reference.cross_entropy_grad(x, label, w, **self.data.ref_kwargs,
-                                                       grad_output=self._cotangent(),
-                                                       conventions=conventions)
-            except Exception as e:  # noqa: BLE001 - judged per result, never fatal to the run
-                out = e
-            self._cache[key] = out
-        out = self._cache[key]
-        if isinstance(out, Exception):
-            raise out
-        return out
-
-    def bound(self, check: str, conventions: tuple[str, ...] = ()):
-        """The error bound of `value(check, conventions)` (see harness.bounds)."""
-        key = ("bound", check, conventions)
-        if key not in self._cache:
-            x, label, w = self._args()
-            kw, dtype = self.data.ref_kwargs, self.case.params["dtype"]
-            if check == "forward":
-                per_pos = self.value("none", conventions)
-                canonical = np.shape(self.value("none"))
-                if np.shape(per_pos) != canonical and np.size(per_pos) == int(np.prod(canonical)):
-                    per_pos = np.reshape(per_pos, canonical)
-                b = bounds.forward_bound(x, label, w, kw, dtype, per_pos)
-            elif self.large:
-                self._cache[key] = None  # StreamedGrad computes it with the values
-                return None
-            else:
-                b = bounds.grad_bound(x, label, w, kw, dtype, self._cotangent())
-                if conventions:
-                    b = bounds.convention_grad_bound(b, self.value(check, conventions),
-                                                     kw["axis"], dtype)
-            target = np.shape(self.value(check, conventions))
-            if np.shape(b) != target and np.size(b) == int(np.prod(target)):
-                b = np.reshape(b, target)  # a convention that keeps or drops a size-1 axis
-            self._cache[key] = b
-        return self._cache[key]
-
-    def warm(self) -> None:
-        """Compute the canonical values and bounds now (overlaps with the workers)."""
-        if self.case.invalid:
-            return
-        for check in self.case.checks:
-            try:
-                self.value(check)
-                self.bound(check)
-            except Exception:  # noqa: BLE001 - cached; judge() reports it on each result
-                pass
 
 
 @dataclass
@@ -248,6 +89,7 @@ class Engine:
         self.start_timeout = start_timeout
         self.adapters = [AdapterState(s) for s in specs]
         self.timing = Timing()
+        self._spill: SpillDir | None = None
         self.spill: str | None = None  # large arrays travel as files here (harness.ipc)
 
     def __enter__(self):
@@ -260,11 +102,9 @@ class Engine:
         """Start every worker; they import their frameworks concurrently."""
         t0 = time.perf_counter()
         self._closed = False
-        if self.spill is None:
-            root = os.environ.get("XENT_PARITY_TMPDIR") or tempfile.gettempdir()
-            _remove_stale_spills(root)
-            self.spill = tempfile.mkdtemp(prefix=f"xent-parity-{os.getpid()}-", dir=root)
-            self._spill_lock = _hold_lock(self.spill)
+        if self._spill is None:
+            self._spill = SpillDir()
+            self.spill = self._spill.path
         for st in self.adapters:
             try:
                 cls = load_class(st.spec.ref)
@@ -308,12 +148,9 @@ class Engine:
             w.request_exit()
         for w in workers:
             w.close()
-        if self.spill:
-            shutil.rmtree(self.spill, ignore_errors=True)
-            self.spill = None
-            if getattr(self, "_spill_lock", None) is not None:
-                os.close(self._spill_lock)
-                self._spill_lock = None
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = self.spill = None
 
     @property
     def running(self) -> list[AdapterState]:
@@ -395,12 +232,10 @@ class Engine:
         worker, instead of one file per worker. The parent's files (those written here and the
         logits already generated into the spill directory) are added to `files`, removed once
         the case is judged."""
-        from harness.ipc import SPILL_BYTES
-
         out = {}
         for k, a in arrays.items():
             path = mapped_file(a)
-            if path is None and self.spill and a.nbytes >= SPILL_BYTES and a.size:
+            if path is None and self.spill and a.nbytes >= ipc.SPILL_BYTES and a.size:
                 a = spill_array(self.spill, a.dtype, a.shape, a)
                 path = os.fspath(a.filename)
             if path is not None and self.spill and path.startswith(self.spill):
@@ -533,8 +368,6 @@ class Engine:
                 pass
 
     def environment(self) -> dict:
-        import platform
-
         fw = {}
         for st in self.adapters:
             if st.info:
@@ -545,8 +378,6 @@ class Engine:
                     fw[st.spec.name]["interpreter"] = st.spec.python
             else:
                 fw[st.spec.name] = {"unavailable": st.unavailable}
-        from harness.cpu import cpu_info
-
         return {"python": sys.version.split()[0], "platform": platform.platform(),
                 "machine": platform.machine(), "numpy": np.__version__, "cpu": cpu_info(),
                 "device": self.device,
@@ -560,52 +391,3 @@ class Engine:
         return out
 
 
-_LOCK = ".in-use"
-
-
-def _hold_lock(spill: str) -> int | None:
-    """An exclusive lock on a file in the spill directory, held until the engine closes (the
-    file descriptor is returned); a directory whose lock can be taken belongs to no live run."""
-    import fcntl
-
-    try:
-        fd = os.open(os.path.join(spill, _LOCK), os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return fd
-    except OSError:
-        return None
-
-
-def _remove_stale_spills(root: str) -> None:
-    """Spill directories of runs that were killed: a SIGKILLed run of a large case would otherwise
-    leave gigabytes behind. A directory is stale when nobody holds its lock (which, unlike a
-    process ID, also holds across PID namespaces sharing the directory)."""
-    import fcntl
-
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return
-    for name in names:
-        parts = name.split("-")
-        if len(parts) < 4 or parts[:2] != ["xent", "parity"] or not parts[2].isdigit():
-            continue
-        path = os.path.join(root, name)
-        try:
-            fd = os.open(os.path.join(path, _LOCK), os.O_RDWR)
-        except OSError:
-            continue  # no lock file: being created, or not ours
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # held: a live run
-        finally:
-            os.close(fd)
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def grid_hash(cases: list[Case]) -> str:
-    h = hashlib.sha256()
-    for c in cases:
-        h.update(json.dumps([c.id, c.params], sort_keys=True).encode())
-    return h.hexdigest()[:16]

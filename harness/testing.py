@@ -138,7 +138,7 @@ def reproducer_mismatches(adapter: str | type[Adapter], verdicts, cases: Iterabl
         if "error" in job:
             out.append(f"{where}: the reproducer raised {job['error']}")
             continue
-        got = np.load(job["out"])
+        got = np.load(job["out"], allow_pickle=False)
         want = np.asarray(v.output)
         dtype_got = v.comparison.dtype_got if v.comparison is not None else None
         if got.shape != want.shape or not np.array_equal(got, want, equal_nan=True):

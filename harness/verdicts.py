@@ -39,7 +39,8 @@ from typing import Callable
 
 import numpy as np
 
-from harness.compare import Comparison, compare
+from harness.case_reference import compare, is_streamed, same
+from harness.compare import Comparison
 
 PASS, MISMATCH, DIVERGENT = "pass", "mismatch", "divergent"
 BAD_INPUT, ERROR, UNSUPPORTED, CRASH, TIMEOUT = (
@@ -153,7 +154,7 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
         v.detail = f"the reference rejected this valid case ({type(e).__name__}: {e}); fix the case"
         return v
     try:
-        c = _compare(got, ref, b, dtype, answer.get("dtype", dtype))
+        c = compare(got, ref, b, dtype, answer.get("dtype", dtype))
     except Exception as e:  # noqa: BLE001 - a streamed reference fails while it is compared
         v.verdict = ERROR
         v.detail = f"the reference failed while comparing ({type(e).__name__}: {e})"
@@ -176,7 +177,7 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
         def changes_case(names: tuple[str, ...]) -> bool:
             if names not in changes:
                 try:
-                    changes[names] = not _same(expected(names), ref)
+                    changes[names] = not same(expected(names), ref)
                 except ValueError:  # the convention rejects this case
                     changes[names] = False
             return changes[names]
@@ -187,7 +188,7 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
                 if not changes_case(names):  # the set does not apply to this case
                     continue
                 try:
-                    c2 = _compare(got, expected(names), bound(names), dtype,
+                    c2 = compare(got, expected(names), bound(names), dtype,
                                   answer.get("dtype", dtype))
                 except ValueError:
                     continue
@@ -230,7 +231,7 @@ def _departures(names, expected, ref, bound, dtype) -> list[str]:
     (harness.consistency compares this with the cases where it did follow them)."""
     from reference import CONVENTIONS
 
-    if hasattr(ref, "compare"):  # a streamed gradient: too large to hold a second one
+    if is_streamed(ref):  # a streamed gradient: too large to hold a second one
         return []
     out = []
     for n in names:
@@ -240,7 +241,7 @@ def _departures(names, expected, ref, bound, dtype) -> list[str]:
             alt = expected((n,))
         except ValueError:  # the convention rejects this case
             continue
-        if hasattr(alt, "compare") or _same(alt, ref):
+        if is_streamed(alt) or same(alt, ref):
             continue
         try:
             c = compare(np.asarray(alt), ref, bound, dtype, dtype)
@@ -250,22 +251,6 @@ def _departures(names, expected, ref, bound, dtype) -> list[str]:
         if not c.ok:
             out.append(n)
     return out
-
-
-def _compare(got, ref, bound, dtype, dtype_got) -> Comparison:
-    """`compare`, or the reference's own block-by-block comparison for a value too large to hold
-    whole (runner.StreamedGrad, which carries its bound)."""
-    if hasattr(ref, "compare"):
-        return ref.compare(got, dtype_got)
-    return compare(got, ref, bound, dtype, dtype_got)
-
-
-def _same(a, b) -> bool:
-    if hasattr(a, "same_as") and hasattr(b, "same_as"):
-        return a.same_as(b)  # streamed values, block by block
-    if hasattr(a, "compare") or hasattr(b, "compare"):
-        return False
-    return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
 
 
 def _convention_sets(names: tuple[str, ...], changes_case=None):

@@ -154,7 +154,7 @@ def test_case_files_are_honest(tmp_path, capsys, text, message):
 
 
 def test_a_case_the_harness_cannot_build_is_a_case_file_error(tmp_path, capsys, monkeypatch):
-    import harness.runner as runner
+    import harness.case_reference as runner
 
     real = runner.unbuildable
     monkeypatch.setattr(runner, "unbuildable", lambda cases: [(cases[0], "planted")] + real(cases))
@@ -167,7 +167,7 @@ def test_a_case_the_harness_cannot_build_is_a_case_file_error(tmp_path, capsys, 
 
 def test_every_committed_grid_is_buildable():
     from harness.cases import load_cases
-    from harness.runner import unbuildable
+    from harness.case_reference import unbuildable
 
     for grid in ("smoke.yaml", "default.yaml"):
         assert unbuildable(load_cases([ROOT / "cases" / grid])) == []

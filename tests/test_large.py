@@ -11,7 +11,8 @@ import os
 import numpy as np
 import pytest
 
-from harness import bounds, inputs, ipc, runner
+from harness import bounds, inputs, ipc
+from harness import spill as spill_dir
 from harness.cases import load_cases
 from harness.compare import compare, compare_blocks
 from harness.runner import AdapterSpec, Engine
@@ -139,14 +140,13 @@ def test_grad_bound_blocks_are_the_whole_bound(monkeypatch):
 # -- the engine's large-case path ------------------------------------------------------------------
 def _verdicts(cases, large: bool, monkeypatch):
     if large:  # every case is "large": alone, one worker at a time, arrays as files, streamed
-        monkeypatch.setattr(runner, "STREAM_BYTES", 1)
         monkeypatch.setattr(inputs, "STREAM_BYTES", 1)
         monkeypatch.setattr(ipc, "SPILL_BYTES", 1)
     with Engine([AdapterSpec("numpy", NUMPY), AdapterSpec("numpy@2", NUMPY)]) as eng:
         eng.start()
         spill = eng.spill
         out = eng.run(cases)
-        left = [f for f in os.listdir(spill) if f != runner._LOCK]
+        left = [f for f in os.listdir(spill) if f != spill_dir._LOCK]
     monkeypatch.undo()
     assert not os.path.exists(spill)  # removed on close
     return out, left
@@ -207,7 +207,7 @@ def test_streamed_gradient_spans_many_blocks(monkeypatch):
     """A case wider than one reference block: the reference's blocks and the bound's rows align
     and the streamed comparison equals the whole one."""
     from harness.cases import Case
-    from harness.runner import CaseReference, StreamedGrad
+    from harness.case_reference import CaseReference, StreamedGrad
 
     params = {"shape": [37, 70000], "axis": -1, "dtype": "float32", "label": "hard",
               "input": "logits", "weight": "random", "ignore_index": -100, "ignore_frac": 0.2,
@@ -238,7 +238,7 @@ def test_spill_directories_of_dead_runs_are_removed(tmp_path, monkeypatch):
     for d in (stale, unlocked, other):
         d.mkdir()
         (d / "x.bin").write_bytes(b"0" * 10)
-    (stale / runner._LOCK).write_bytes(b"")
+    (stale / spill_dir._LOCK).write_bytes(b"")
     live_dir = live.spill
     try:
         with Engine([AdapterSpec("numpy", NUMPY)]) as eng:

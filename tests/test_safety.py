@@ -47,7 +47,9 @@ WRITERS = {("harness/report.py", "atomic_write"),
            ("harness/worker.py", "_serve"),  # the protocol pipe (a dup of fd 1), not a file
            ("harness/worker.py", "_prefer_to_be_oom_killed"),  # /proc/self/oom_score_adj
            # scratch files through which large arrays travel, in the run's private directory
-           ("harness/ipc.py", "spill_array")}
+           ("harness/ipc.py", "spill_array"),
+           # the adapter contract's reproducer scripts, in its own temporary directory
+           ("harness/testing.py", "reproducer_mismatches")}
 # Reviewed exceptions to "no exec": these adapters execute the very source they print as the
 # reproducer (generated from schema-validated parameters), so that the reproducer cannot drift from
 # what was run. Listed here so that any other exec fails the scan; see the report of this change.

@@ -130,7 +130,7 @@ def test_the_choice_does_not_follow_the_closer_fit(monkeypatch):
     set is the first in the preference order, so two CPUs agree."""
     import harness.verdicts as verdicts
 
-    real = verdicts._compare
+    real = verdicts.compare
     calls = []
 
     def compare_spy(got, ref, bound, dtype, dtype_got):
@@ -140,7 +140,7 @@ def test_the_choice_does_not_follow_the_closer_fit(monkeypatch):
             c.max_ratio = 0.9
         return c
 
-    monkeypatch.setattr(verdicts, "_compare", compare_spy)
+    monkeypatch.setattr(verdicts, "compare", compare_spy)
     v = _two_fitting(("probs-clipped", "probs-renormalised-clipped"))
     assert v.convention == "probs-clipped"
 
