@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from harness import render
 from harness.dtypes import fmt, ulp, ulp_distance
 
 
@@ -51,25 +52,8 @@ class Comparison:
         return {k: _plain(v) for k, v in asdict(self).items()}
 
     def summary(self) -> str:
-        """One line: what failed, where, by how much, against which bound."""
-        text = self._summary()
-        if self.reason not in ("", "dtype") and self.dtype_got != self.dtype_expected:
-            text += f"; result dtype {self.dtype_got}, not {self.dtype_expected}"
-        return text
-
-    def _summary(self) -> str:
-        if self.reason == "shape":
-            return f"shape {self.shape_got} != expected {self.shape_expected}"
-        if self.reason == "dtype":
-            return f"dtype {self.dtype_got} != expected {self.dtype_expected}"
-        where = f" at {tuple(self.worst_index)}" if self.worst_index is not None else ""
-        got_exp = (f": got {self.worst_got!r}, expected {self.worst_expected!r}"
-                   if self.worst_got is not None else "")
-        if self.reason == "nonfinite":
-            return f"NaN/inf pattern differs in {self.n_bad}/{self.n} elements{where}{got_exp}"
-        head = "ok" if self.ok else f"{self.n_bad}/{self.n} elements beyond the bound{where}{got_exp}"
-        return (f"{head}; max error {self.max_ulp:.3g} ULP (abs {self.max_abs:.3g}, "
-                f"rel {self.max_rel:.3g}); bound {self.bound:.3g} abs = {self.bound_ulp:.3g} ULP")
+        """One line: what failed, where, by how much, against which bound (harness.render)."""
+        return render.summary(vars(self))
 
 
 def _plain(v):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cases import CaseFileError, _show, load_yaml
-from harness.verdicts import DIVERGENT, VERDICTS, same_outcome
+from harness.verdicts import DIVERGENT, SETTLED, VERDICTS, same_outcome
 
 KEYS = {"case", "framework", "check", "verdict", "convention", "reason", "link"}
 REQUIRED = ("case", "framework", "verdict", "reason", "link")
@@ -129,6 +129,18 @@ def find(expectations: list[Expectation], case_id: str, framework: str, check: s
     return None
 
 
+def match(expectations: list[Expectation], case_id: str, framework: str, check: str,
+          verdict: str, convention: str | None, fitting=()) -> tuple[Expectation | None, bool]:
+    """The entry selecting a result (counted as matched) and whether the result is what it
+    expects: (None, False) when no entry selects it. The one place results meet entries (the
+    report's records, pytest's items)."""
+    e = find(expectations, case_id, framework, check)
+    if e is None:
+        return None, False
+    e.matched += 1
+    return e, e.accepts(verdict, convention, fitting)
+
+
 # -- regeneration ---------------------------------------------------------------------------------
 HEADER = """\
 # Reviewed behaviours of the pinned set on cases/default.yaml (and the smoke grid, a subset) that no
@@ -142,7 +154,7 @@ HEADER = """\
 # evidence) and need no entry here. After a reviewed change, regenerate the case lists from a run:
 #     xent-parity run && xent-parity expectations --update
 """
-NEEDS_NO_ENTRY = frozenset({"pass", "unsupported", "divergent", "known-defect"})
+NEEDS_NO_ENTRY = SETTLED
 
 
 @dataclass

@@ -74,7 +74,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.verdicts import FAILURE_MODES, ORDER, RANK, rank, same_outcome
+from harness import render
+from harness.verdicts import FAILURE_MODES, ORDER, RANK, SETTLED, rank, same_outcome
 
 DEFAULT_RESULTS = "reports/results.json"
 DEFAULT_RATIO_MARGIN = 0.25
@@ -83,8 +84,6 @@ SCHEMA_FILE = ("schema", "results.schema.json")  # relative to the harness packa
 FORMAT = "xent-parity-results/1"
 
 _DETAILED = FAILURE_MODES | {"unsupported"}  # verdicts whose detail text is the figure
-# new records needing no review: a pass, a declared limit, or a declared (and so reviewed) behaviour
-_REVIEWED_OK = frozenset({"pass", "unsupported", "divergent", "known-defect"})
 
 
 class GateError(Exception):
@@ -335,56 +334,12 @@ class GateResult:
         return not self.regressions
 
 
-def _num(v) -> float | None:
-    """A float field as written in results.json (number, or 'inf'/'-inf'/'nan'), or None."""
-    if isinstance(v, bool) or v is None:
-        return None
-    if isinstance(v, (int, float)):
-        return float(v)
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def _fmt(v) -> str:
-    x = _num(v)
-    if x is None:
-        return "?"
-    if math.isnan(x) or math.isinf(x):
-        return str(v)
-    return f"{x:.3g}"
-
-
-def _state(r: dict) -> str:
-    s = r["verdict"]
-    if r.get("convention"):
-        s += f" ({r['convention']})"
-    if r.get("error_behaviour"):
-        s += f" [{r['error_behaviour']}]"
-    return s
-
-
 def _figures(old: dict | None, new: dict) -> str:
-    """The numbers behind a change: the error against the bound at the worst element (and the
-    error there in ULPs), elements beyond it, or the detail."""
-    parts = []
-    if "max_ratio" in new:
-        ratio = _fmt(new["max_ratio"])
-        ulp = _fmt(new.get("worst_ulp"))
-        if old is not None and "max_ratio" in old:
-            ratio = f"{_fmt(old['max_ratio'])} -> {ratio}"
-            ulp = f"{_fmt(old.get('worst_ulp'))} -> {ulp}"
-        if new.get("reason") == "nonfinite":
-            parts.append(f"error/bound {ratio} (NaN/inf pattern differs)")
-        else:
-            parts.append(f"error/bound {ratio} (worst element {ulp} ULP, bound "
-                         f"{_fmt(new.get('bound_ulp'))} ULP)")
-        if new.get("n_bad"):
-            parts.append(f"{new['n_bad']}/{new.get('n')} beyond the bound")
-    elif new["verdict"] in _DETAILED and new.get("detail"):
-        parts.append(_clip(new["detail"], 120))
-    return "; " + ", ".join(parts) if parts else ""
+    """The numbers behind a change (harness.render.figures), or the detail where there are none."""
+    text = render.figures(new, old)
+    if not text and new["verdict"] in _DETAILED and new.get("detail"):
+        text = _clip(new["detail"], 120)
+    return "; " + text if text else ""
 
 
 def _fitting(r: dict) -> list:
@@ -419,7 +374,7 @@ def judge_pair(old: dict, new: dict, margin: float) -> tuple[list[str], list[str
         worse.append("new convention" if co is None else "changed convention")
     if en is not None and en != eo:
         worse.append("new error behaviour" if eo is None else "changed error behaviour")
-    ro, rn = _num(old.get("max_ratio")), _num(new.get("max_ratio"))
+    ro, rn = render.optional(old.get("max_ratio")), render.optional(new.get("max_ratio"))
     if ro is not None and rn is not None:
         if _grew(ro, rn, margin):
             worse.append("error grew against its bound")
@@ -431,7 +386,7 @@ def judge_pair(old: dict, new: dict, margin: float) -> tuple[list[str], list[str
 
 
 def _describe_change(old: dict, new: dict) -> str:
-    return f"{_state(old)} -> {_state(new)}{_figures(old, new)}"
+    return f"{render.state(old)} -> {render.state(new)}{_figures(old, new)}"
 
 
 def _counts(counts: Counter) -> str:
@@ -447,7 +402,7 @@ def _available(entry: dict | None) -> bool:
 def _reviewed(r: dict) -> bool:
     """A new record that needs no review: it passes, is unsupported or a declared convention, or
     a reviewed expectation holds for it."""
-    return r["verdict"] in _REVIEWED_OK or bool((r.get("expectation") or {}).get("holds"))
+    return r["verdict"] in SETTLED or bool((r.get("expectation") or {}).get("holds"))
 
 
 def _dispatch_notes(label: str, old, new) -> list[str]:
@@ -550,7 +505,7 @@ def compare_documents(base: dict, res: dict, ratio_margin: float = DEFAULT_RATIO
     for key in sorted(old.keys() - new.keys(), key=lambda k: (k[1], k[0], k[2])):
         case, fw, check = key
         if fw in ran or _available(fr.get(fw)):
-            out.regressions.append(Change(fw, check, case, f"missing (was {_state(old[key])})",
+            out.regressions.append(Change(fw, check, case, f"missing (was {render.state(old[key])})",
                                           order=RANK["crash"] + 1))
         else:
             unchecked[fw] += 1
@@ -583,12 +538,12 @@ def compare_documents(base: dict, res: dict, ratio_margin: float = DEFAULT_RATIO
         if fw in newly_run:
             per_fw.setdefault(fw, Counter())[r["verdict"]] += 1
         if not _reviewed(r):
-            text = f"new, unreviewed: {_state(r)}{_figures(None, r)}"
+            text = f"new, unreviewed: {render.state(r)}{_figures(None, r)}"
             (out.new if accept_new else out.regressions).append(
                 Change(fw, check, case, text + (" (accepted: --accept-new)" if accept_new else ""),
                        order=rank(r["verdict"])))
         elif fw not in newly_run:
-            out.new.append(Change(fw, check, case, f"new: {_state(r)}{_figures(None, r)}"))
+            out.new.append(Change(fw, check, case, f"new: {render.state(r)}{_figures(None, r)}"))
     for fw, counts in sorted(per_fw.items()):
         was = "unavailable in the baseline" if fw in fb else "not in the baseline"
         out.new.append(Change(fw, "", "", f"{was}, now {fr[fw]['version']}: "

@@ -23,10 +23,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import consistency, report
-from harness.cases import Case
+from harness import consistency, render, report
+from harness.cases import Case, grid_hash
 from harness.inputs import case_seed
-from harness.cases import grid_hash
 from harness.runner import AdapterSpec, Engine
 
 PARTIAL = ".partial.jsonl"
@@ -361,7 +360,7 @@ def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
     from harness.reproducer import regenerates, reproducer
 
     repro = {}
-    for r in report.worst_records(doc["results"])[:top]:
+    for r in render.worst_records(doc["results"])[:top]:
         if "~" in r["check"]:  # a relation: its two calls and values are in its detail
             continue
         ref = (refs or {}).get(r["framework"]) or registered(r["framework"])
@@ -387,21 +386,21 @@ def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
 
 def apply_expectations(path: str | None, records: list[dict]) -> dict:
     """Mark each record with the reviewed expectation that covers it; summarise the file."""
-    from harness.expectations import find, load_expectations
+    from harness.expectations import load_expectations, match
+    from harness.verdicts import SETTLED
 
     exps = load_expectations(path) if path else []
     unexplained = 0
     for r in records:
         r.pop("expectation", None)
-        e = find(exps, r["case"], r["framework"], r["check"])
+        e, holds = match(exps, r["case"], r["framework"], r["check"], r["verdict"],
+                         r["convention"], r.get("fitting"))
         if e is None:
-            if r["verdict"] not in ("pass", "unsupported", "divergent", "known-defect"):
+            if r["verdict"] not in SETTLED:
                 unexplained += 1  # neither a declaration nor a reviewed entry explains it
             continue
-        e.matched += 1
         r["expectation"] = {"verdict": e.verdict, "convention": e.convention, "reason": e.reason,
-                            "link": e.link,
-                            "holds": e.accepts(r["verdict"], r["convention"], r.get("fitting"))}
+                            "link": e.link, "holds": holds}
     frameworks = {r["framework"] for r in records}
     return {"file": path, "entries": len(exps),
             "unmatched": [e.describe() for e in exps if not e.matched and e.framework in frameworks],

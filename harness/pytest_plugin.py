@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from harness.cases import CaseFileError, load_case_file
-from harness.expectations import find, load_expectations
+from harness.expectations import load_expectations, match
 from harness.verdicts import DIVERGENT, KNOWN_DEFECT, PASS, UNSUPPORTED
 
 EXPECTATIONS = Path(__file__).resolve().parent.parent / "cases" / "expectations.yaml"
@@ -207,10 +207,9 @@ class ParityItem(pytest.Item):
             if why:
                 pytest.skip(f"{self.framework} worker not available: {why}")
         v = self.verdict = session.verdicts[key]
-        exp = find(session.get_expectations(), *key)
+        exp, holds = match(session.get_expectations(), *key, v.verdict, v.convention, v.fitting)
         if exp is not None:
-            exp.matched += 1
-            if exp.accepts(v.verdict, v.convention, v.fitting):
+            if holds:
                 pytest.xfail(f"{exp.reason} ({exp.link})")
             raise ParityFailure(f"expectation {exp.describe()} no longer holds: now {v.explain()}")
         if v.verdict == PASS:

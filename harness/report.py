@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.verdicts import ORDER, Verdict, rank
+from harness import render
+from harness.verdicts import ORDER, Verdict
 
 FORMAT = "xent-parity-results/1"
 
@@ -96,13 +97,6 @@ def write_results(path, doc: dict) -> None:
 
 def _md_escape(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
-
-
-def _num(v) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 # -- features of a case, for the conformance matrix ---------------------------------------------------
@@ -222,17 +216,11 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
                 rs = [r for r in recs if r["framework"] == fw and r["check"] == check
                       and r["params"]["dtype"] == dt and "max_ulp" in r
                       and r["verdict"] in ("pass", "divergent", "known-defect", "mismatch")
-                      and np.isfinite(_num(r["max_ulp"]))]
+                      and np.isfinite(render.value(r["max_ulp"]))]
                 if not rs:
                     cells.append("·")
                     continue
-                w = max(rs, key=_ratio)
-                if w.get("reason") == "nonfinite":
-                    cells.append("NaN/inf pattern ✗")
-                    continue
-                flag = " ✗" if _ratio(w) > 1 else ""
-                cells.append(f"{_num(w.get('worst_ulp', w['max_ulp'])):.3g} "
-                             f"(bound {_num(w['bound_ulp']):.3g}){flag}")
+                cells.append(render.cell(max(rs, key=render.ratio)))
             out.append(f"| {fw} | {check} | " + " | ".join(cells) + " |")
     out.append("")
     for title, path in (figures or {}).items():
@@ -242,7 +230,7 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
     out += _error_behaviour_section(recs)
     out += _versions_section(recs)
 
-    bad = worst_records(recs)
+    bad = render.worst_records(recs)
     out += ["## Top discrepancies", ""]
     if not bad:
         out += ["None: every result passed, was a named convention, or is unsupported.", ""]
@@ -320,7 +308,7 @@ def declarations_sections(doc) -> list[str]:
             p = per[(r["framework"], name, kind)]
             p["results"] += 1
             p["inconsistent"] += r["verdict"] == "inconsistent"
-            ratio, rel = _num(canon.get("max_ratio", 0.0)), _num(canon.get("max_rel", 0.0))
+            ratio, rel = render.value(canon.get("max_ratio", 0.0)), render.value(canon.get("max_rel", 0.0))
             if canon.get("reason") == "shape":
                 p["shape"] += 1
             elif canon.get("reason") == "nonfinite" or not np.isfinite(ratio):
@@ -524,8 +512,8 @@ def _versions_section(recs) -> list[str]:
                 out += [f"| case | check | max ULP {a} | max ULP {b} |",
                         "|---|---|---|---|"]
                 for case, check, ra, rb in numeric[:20]:
-                    out.append(f"| `{case}` | {check} | {_num(ra['max_ulp']):.3g} | "
-                               f"{_num(rb['max_ulp']):.3g} |")
+                    out.append(f"| `{case}` | {check} | {render.number(ra['max_ulp'])} | "
+                               f"{render.number(rb['max_ulp'])} |")
                 if len(numeric) > 20:
                     out.append(f"| ... {len(numeric) - 20} more | | | |")
                 out.append("")
@@ -567,7 +555,7 @@ def render_figures(doc: dict, folder: Path) -> dict[str, str]:
         for ax, dt in zip(axes, dtypes):
             data, labels = [], []
             for fw in fws:
-                vals = [min(max(_ratio(r), 1e-6), 1e3) for r in recs
+                vals = [min(max(render.ratio(r), 1e-6), 1e3) for r in recs
                         if r["framework"] == fw and r["check"] == check
                         and r["params"]["dtype"] == dt]
                 data.append(np.log10(vals) if vals else [np.nan])
@@ -591,21 +579,3 @@ def render_figures(doc: dict, folder: Path) -> dict[str, str]:
         out[f"{check}: error relative to the bound, by framework and dtype"] = (
             f"{folder.name}/{name}")
     return out
-
-
-def _ratio(r) -> float:
-    """The worst error / bound of a record (> 1: beyond the bound; inf for a NaN/inf pattern that
-    differs)."""
-    v = _num(r.get("max_ratio", 0.0))
-    return float("inf") if np.isnan(v) else v
-
-
-def worst_records(recs) -> list[dict]:
-    """The records no declaration explains (neither pass, unsupported, divergent nor
-    known-defect), worst first: by severity (harness.verdicts.ORDER), then by error relative to
-    the bound."""
-    bad = [r for r in recs
-           if r["verdict"] not in ("pass", "unsupported", "divergent", "known-defect")]
-    bad.sort(key=lambda r: (-rank(r["verdict"]), -_ratio(r), r["case"], r["framework"],
-                            r["check"]))
-    return bad

@@ -51,6 +51,8 @@ KNOWN_DEFECT, INCONSISTENT = "known-defect", "inconsistent"
 ORDER = (PASS, DIVERGENT, UNSUPPORTED, KNOWN_DEFECT, INCONSISTENT, MISMATCH, BAD_INPUT, ERROR,
          TIMEOUT, CRASH)
 EXPLAINED = frozenset({DIVERGENT, KNOWN_DEFECT})  # matched a declared behaviour
+# results that need no review: a pass, a declared limit, or a declared (so reviewed) behaviour
+SETTLED = frozenset({PASS, UNSUPPORTED}) | EXPLAINED
 VERDICTS = ORDER
 RANK = {v: i for i, v in enumerate(ORDER)}
 FAILURE_MODES = frozenset({BAD_INPUT, ERROR, TIMEOUT, CRASH})  # appearing, they always regress

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import reference
-from harness import bounds
+from harness import bounds, render
 from harness.verdicts import judge
 
 X = np.array([[1.0, 2.0, 0.5], [0.1, -1.0, 3.0]])
@@ -167,7 +167,7 @@ def test_one_severity_order():
     assert [rank(v) for v in ORDER] == list(range(len(ORDER)))
     assert gate.RANK is RANK and not hasattr(report, "SEVERITY")
     recs = [{"case": v, "framework": "f", "check": "forward", "verdict": v} for v in ORDER]
-    assert [r["verdict"] for r in report.worst_records(recs)] == [
+    assert [r["verdict"] for r in render.worst_records(recs)] == [
         v for v in reversed(ORDER) if v not in ("pass", "unsupported", "divergent", "known-defect")]
 
 
@@ -285,7 +285,7 @@ def test_an_overflowing_float16_sum_expects_infinity():
 
 def test_a_nonfinite_pattern_mismatch_is_beyond_the_bound_in_its_figures():
     from harness.compare import compare
-    from harness.report import _ratio
+    from harness.render import ratio as _ratio
 
     c = compare(np.array([np.nan, 1.0]), np.array([1.0, 1.0]), 1e-7, "float32", "float32")
     assert c.reason == "nonfinite" and c.max_ratio == np.inf
