@@ -385,7 +385,10 @@ def render_call(program: tuple[Callable, ...], arguments: Mapping[str, Any], var
                 preamble: tuple[Callable, Mapping[str, Any]] | None = None) -> str:
     """The source of `program`'s functions, then `var, dtype = entry(x, label, weight, g, ...)`
     with `arguments` spelt as literals (and the preamble's call before it)."""
-    parts = [textwrap.dedent(inspect.getsource(f)).rstrip() for f in reversed(program)]
+    functions = list(reversed(program))
+    if preamble is not None and preamble[0] not in functions:
+        functions.insert(0, preamble[0])
+    parts = [textwrap.dedent(inspect.getsource(f)).rstrip() for f in functions]
     call = ", ".join(["x", "label", "weight", "g"]
                      + [f"{k}={literal(v)}" for k, v in arguments.items()])
     lines = ["\n\n".join(parts), ""]

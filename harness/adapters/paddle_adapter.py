@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.adapters.base import (NATIVE, Adapter, Capabilities, DocumentedConvention, Output,
-                                   accelerator)
+from harness.adapters.base import NATIVE, Adapter, Capabilities, DocumentedConvention, accelerator
 
 TAG = "https://github.com/PaddlePaddle/Paddle/blob/v3.3.1"
 DOC = "https://www.paddlepaddle.org.cn/documentation/docs/en/api/paddle/nn/functional/cross_entropy_en.html"
@@ -32,6 +31,65 @@ CPU_DTYPES = ("float32", "float64")
 GPU_ONLY_DTYPES = ("float16", "bfloat16")
 _NO_CPU_KERNEL = ("paddle 3.3.1 registers no CPU kernel of cross_entropy_with_softmax for this "
                   "dtype (RuntimeError: kernel ... is not registered); it exists on device 'gpu'")
+
+
+def paddle_setup(device="cpu"):
+    """Select the device and pin paddle's numerics (one CPU math thread, no oneDNN, deterministic
+    cuDNN where the build has it); return the flags set."""
+    import paddle
+
+    flags = {"device": str(paddle.set_device(device))}
+    # One CPU math thread (there is no public paddle.set_num_threads in 3.3.1).
+    paddle.set_flags({"FLAGS_paddle_num_threads": 1, "FLAGS_use_onednn": False})
+    flags.update(paddle.get_flags(["FLAGS_paddle_num_threads", "FLAGS_use_onednn"]))
+    core = getattr(getattr(paddle, "base", None), "core", None)
+    if core is not None and hasattr(core, "set_num_threads"):
+        core.set_num_threads(1)
+        flags["core.set_num_threads"] = 1
+    # Deterministic cuDNN where the build has the flag (CUDA builds only; CPU builds refuse it).
+    try:
+        paddle.set_flags({"FLAGS_cudnn_deterministic": True})
+        flags.update(paddle.get_flags(["FLAGS_cudnn_deterministic"]))
+    except ValueError as e:
+        flags["FLAGS_cudnn_deterministic"] = f"not available in this build ({e})"
+    return flags
+
+
+def paddle_tensor(a, dtype):
+    """A numpy array as a paddle tensor: floating values in `dtype` (bfloat16 carriers exactly),
+    integers as int64."""
+    import paddle
+
+    t = paddle.to_tensor(np.array(a, order="C"))  # not ascontiguousarray: it makes 0-d 1-d
+    return t.astype(dtype if np.asarray(a).dtype.kind == "f" else "int64")
+
+
+def paddle_cross_entropy(x, label, weight=None, g=None, *, dtype, ignore_index, reduction,
+                         soft_label, axis, use_softmax, label_smoothing, want_grad):
+    """paddle.nn.functional.cross_entropy with every argument passed through; the loss, or the
+    input's gradient by autograd, as numpy with paddle's dtype name."""
+    import paddle
+    import paddle.nn.functional as F
+
+    xt = paddle_tensor(x, dtype)
+    xt.stop_gradient = not want_grad
+    lt = paddle_tensor(label, dtype)  # as given: float labels (invalid) stay float
+    w = None if weight is None else paddle_tensor(weight, dtype)
+    with paddle.set_grad_enabled(want_grad):
+        out = F.cross_entropy(xt, lt, weight=w, ignore_index=ignore_index, reduction=reduction,
+                              soft_label=soft_label, axis=axis, use_softmax=use_softmax,
+                              label_smoothing=label_smoothing)
+    if want_grad:
+        if reduction == "none":
+            # paddle may keep a size-1 class axis (none-keeps-class-axis): same elements, order
+            out.backward(paddle_tensor(np.asarray(g).reshape(out.shape), dtype))
+        else:
+            out.backward()
+        if xt.grad is None:
+            raise RuntimeError("paddle autograd produced no gradient for the input")
+        out = xt.grad
+    name = str(out.dtype).replace("paddle.", "")
+    return (out.astype("float32") if name == "bfloat16" else out).numpy(), name
 
 
 class PaddleAdapter(Adapter):
@@ -166,25 +224,7 @@ class PaddleAdapter(Adapter):
                 ("supports_avx512f", "supports_vnni", "supports_bfloat16") if hasattr(core, name)}
 
     def setup(self):
-        import paddle
-
-        self.paddle = paddle
-        self.place = accelerator(self.device)
-        flags = {"device": str(paddle.set_device(self.place))}
-        # One CPU math thread (there is no public paddle.set_num_threads in 3.3.1).
-        paddle.set_flags({"FLAGS_paddle_num_threads": 1, "FLAGS_use_onednn": False})
-        flags.update(paddle.get_flags(["FLAGS_paddle_num_threads", "FLAGS_use_onednn"]))
-        core = getattr(getattr(paddle, "base", None), "core", None)
-        if core is not None and hasattr(core, "set_num_threads"):
-            core.set_num_threads(1)
-            flags["core.set_num_threads"] = 1
-        # Deterministic cuDNN where the build has the flag (CUDA builds only; CPU builds refuse it).
-        try:
-            paddle.set_flags({"FLAGS_cudnn_deterministic": True})
-            flags.update(paddle.get_flags(["FLAGS_cudnn_deterministic"]))
-        except ValueError as e:
-            flags["FLAGS_cudnn_deterministic"] = f"not available in this build ({e})"
-        return flags
+        return paddle_setup(device=accelerator(self.device))
 
     def unsupported_reason(self, params):
         if accelerator(self.device) == "gpu" and params["dtype"] in GPU_ONLY_DTYPES:
@@ -195,77 +235,13 @@ class PaddleAdapter(Adapter):
         # soft or smoothed labels with weight and axis != -1 (matmul assumes the class axis last).
         return super().unsupported_reason(params)
 
-    # -- the call ----------------------------------------------------------------------------
-    def _tensor(self, a, dtype_name):
-        paddle = self.paddle
-        t = paddle.to_tensor(np.array(a, order="C"))  # not ascontiguousarray: it makes 0-d 1-d
-        if np.asarray(a).dtype.kind == "f":
-            t = t.astype(dtype_name)  # bfloat16 carriers (float32) become paddle bfloat16 exactly
-        else:
-            t = t.astype("int64")
-        return t
+    program = (paddle_cross_entropy, paddle_tensor)
 
-    def _loss(self, inputs, params, requires_grad):
-        paddle = self.paddle
-        dt = params["dtype"]
-        x = self._tensor(inputs.x, dt)
-        x.stop_gradient = not requires_grad
-        label = self._tensor(inputs.label, dt)  # as given: float labels (invalid) stay float
-        weight = None if inputs.weight is None else self._tensor(inputs.weight, dt)
-        loss = paddle.nn.functional.cross_entropy(
-            x, label, weight=weight, ignore_index=params["ignore_index"],
-            reduction=params["reduction"], soft_label=params["label_kind"] == "soft",
-            axis=params["axis"], use_softmax=params["use_softmax"],
-            label_smoothing=params["label_smoothing"])
-        return x, loss
+    def preamble(self):
+        return paddle_setup, {"device": accelerator(self.device)}
 
-    def forward(self, inputs, params):
-        with self.paddle.no_grad():
-            _, loss = self._loss(inputs, params, False)
-        return self._out(loss)
-
-    def gradient(self, inputs, params):
-        x, loss = self._loss(inputs, params, True)
-        if params["reduction"] == "none":
-            g = np.asarray(inputs.grad_output)
-            # paddle may keep a size-1 class axis (none-keeps-class-axis): same elements, same order
-            loss.backward(self._tensor(g.reshape(loss.shape), params["dtype"]))
-        else:
-            loss.backward()
-        if x.grad is None:
-            raise RuntimeError("paddle autograd produced no gradient for the input")
-        return self._out(x.grad)
-
-    def _out(self, t):
-        name = str(t.dtype).replace("paddle.", "")
-        if name == "bfloat16":
-            return Output(t.astype("float32").numpy(), name)
-        return Output(t.numpy(), name)
-
-    def snippet(self, params, check):
-        dt, grad = params["dtype"], check == "grad"
-        lines = [
-            "import numpy as np",
-            "import paddle",
-            "import paddle.nn.functional as F",
-            f"paddle.set_device({accelerator(self.device)!r})",
-            f"xt = paddle.to_tensor(x).astype({dt!r})",
-            f"xt.stop_gradient = {not grad}",
-            f"lt = paddle.to_tensor(label).astype({dt!r} if label.dtype.kind == 'f' else 'int64')",
-            f"w = None if weight is None else paddle.to_tensor(weight).astype({dt!r})",
-            (f"out = F.cross_entropy(xt, lt, weight=w, ignore_index={params['ignore_index']}, "
-             f"reduction={params['reduction']!r}, soft_label={params['label_kind'] == 'soft'}, "
-             f"axis={params['axis']}, use_softmax={params['use_softmax']}, "
-             f"label_smoothing={params['label_smoothing']})"),
-        ]
-        to_np = ".astype('float32').numpy()" if dt == "bfloat16" else ".numpy()"
-        if grad:
-            if params["reduction"] == "none":
-                lines.append(f"out.backward(paddle.to_tensor(np.asarray(g).reshape(out.shape))"
-                             f".astype({dt!r}))")
-            else:
-                lines.append("out.backward()")
-            lines.append(f"grad = xt.grad{to_np}")
-        else:
-            lines.append(f"loss = out{to_np}")
-        return "\n".join(lines) + "\n"
+    def arguments(self, params, check):
+        return {"dtype": params["dtype"], "ignore_index": params["ignore_index"],
+                "reduction": params["reduction"], "soft_label": params["label_kind"] == "soft",
+                "axis": params["axis"], "use_softmax": params["use_softmax"],
+                "label_smoothing": params["label_smoothing"], "want_grad": check == "grad"}

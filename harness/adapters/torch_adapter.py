@@ -9,12 +9,71 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
-                                   Output, Unsupported, squeeze_label)
+from harness.adapters.base import COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention
 
 DOC = "https://pytorch.org/docs/stable/generated/torch.nn.functional.cross_entropy.html"
 LOSS_DOC = "https://docs.pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html"
 SRC = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/LossNLL.cpp"
+
+
+def torch_setup(device="cpu"):
+    """Pin torch's numerics: one thread, deterministic algorithms, no TF32."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    return {"torch.use_deterministic_algorithms": True, "allow_tf32": False,
+            "num_threads": torch.get_num_threads(), "device": str(torch.device(device))}
+
+
+def torch_tensor(a, dtype, device="cpu", requires_grad=False):
+    """A numpy array as a torch tensor, floating values in `dtype` (bfloat16 carriers exactly)."""
+    import torch
+
+    t = torch.from_numpy(np.array(a, order="C")).to(device)  # keeps 0-d arrays 0-d
+    if t.is_floating_point():
+        t = t.to(getattr(torch, dtype))
+    return t.requires_grad_(requires_grad)
+
+
+def torch_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_label, label_keepdim,
+                        use_softmax, reduction, ignore_index, label_smoothing, want_grad,
+                        device="cpu"):
+    """F.cross_entropy with the class axis moved to dim 1 (nll_loss(log(p)) for probabilities);
+    the loss, or the input's gradient by autograd, as numpy with torch's dtype name."""
+    import torch
+    import torch.nn.functional as F
+
+    xt = torch_tensor(x, dtype, device, requires_grad=want_grad)
+    inp = torch.movedim(xt, axis, 1) if xt.ndim > 1 else xt
+    w = None if weight is None else torch_tensor(weight, dtype, device)
+    if soft_label:
+        t = torch_tensor(label, dtype, device)
+        t = torch.movedim(t, axis, 1) if t.ndim > 1 else t
+    else:
+        t = torch_tensor(np.squeeze(label, axis=axis) if label_keepdim else label, dtype, device)
+    # ignore_index goes to torch for soft labels too: torch itself rejects it with probability
+    # targets (only the default -100 is allowed there)
+    with torch.set_grad_enabled(want_grad):
+        if use_softmax:
+            out = F.cross_entropy(inp, t, weight=w, reduction=reduction,
+                                  ignore_index=ignore_index, label_smoothing=label_smoothing)
+        else:
+            out = F.nll_loss(torch.log(inp), t, weight=w, reduction=reduction,
+                             ignore_index=ignore_index)
+    if want_grad:
+        if reduction == "none":
+            out.backward(torch_tensor(g, dtype, device))
+        else:
+            out.backward()
+        if xt.grad is None:
+            raise RuntimeError("autograd produced no gradient")
+        out = xt.grad
+    name = str(out.dtype).replace("torch.", "")
+    out = out.detach().to("cpu")
+    return (out.float() if name == "bfloat16" else out).numpy(), name
 
 
 class TorchAdapter(Adapter):
@@ -74,21 +133,17 @@ class TorchAdapter(Adapter):
     )
 
     def dispatch(self):
-        torch = self.torch
+        import torch
+
         return {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
                 "mkldnn": bool(torch.backends.mkldnn.is_available())}
 
     def setup(self):
-        import torch
+        return torch_setup(device=self.torch_device)
 
-        self.torch = torch
-        torch.set_num_threads(1)
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        self.dev = torch.device("cuda" if self.device in ("cuda", "gpu") else "cpu")
-        return {"torch.use_deterministic_algorithms": True, "allow_tf32": False,
-                "num_threads": torch.get_num_threads(), "device": str(self.dev)}
+    @property
+    def torch_device(self):
+        return "cuda" if self.device in ("cuda", "gpu") else "cpu"
 
     def unsupported_reason(self, params):
         reason = super().unsupported_reason(params)
@@ -98,79 +153,16 @@ class TorchAdapter(Adapter):
                       "composed as nll_loss(log(p)), which takes neither soft labels nor smoothing")
         return reason
 
-    def _tensor(self, a, dtype_name, requires_grad=False):
-        torch = self.torch
-        t = torch.from_numpy(np.array(a, order="C")).to(self.dev)  # keeps 0-d arrays 0-d
-        if t.is_floating_point():
-            t = t.to(getattr(torch, dtype_name))
-        return t.requires_grad_(requires_grad)
+    program = (torch_cross_entropy, torch_tensor)
 
-    def _loss(self, inputs, params, requires_grad):
-        torch = self.torch
-        F = torch.nn.functional
-        dt, axis = params["dtype"], params["axis"]
-        x = self._tensor(inputs.x, dt, requires_grad)
-        xt = torch.movedim(x, axis, 1) if x.ndim > 1 else x
-        weight = None if inputs.weight is None else self._tensor(inputs.weight, dt)
-        if params["label_kind"] == "soft":
-            label = self._tensor(inputs.label, dt)
-            label = torch.movedim(label, axis, 1) if label.ndim > 1 else label
-        else:
-            label = self._tensor(squeeze_label(inputs.label, params), dt)
-        # ignore_index goes to torch for soft labels too: torch itself rejects it with
-        # probability targets (only the default -100 is allowed there)
-        kw = dict(weight=weight, reduction=params["reduction"], ignore_index=params["ignore_index"])
-        if params["use_softmax"]:
-            loss = F.cross_entropy(xt, label, label_smoothing=params["label_smoothing"], **kw)
-        else:
-            loss = F.nll_loss(torch.log(xt), label, **kw)
-        return x, loss
+    def preamble(self):
+        return torch_setup, {"device": self.torch_device}
 
-    def forward(self, inputs, params):
-        with self.torch.no_grad():
-            _, loss = self._loss(inputs, params, False)
-        return self._out(loss, params)
-
-    def gradient(self, inputs, params):
-        x, loss = self._loss(inputs, params, True)
-        if params["reduction"] == "none":
-            loss.backward(self._tensor(inputs.grad_output, params["dtype"]))
-        else:
-            loss.backward()
-        if x.grad is None:
-            raise Unsupported("autograd produced no gradient")
-        return self._out(x.grad, params)
-
-    def _out(self, t, params):
-        name = str(t.dtype).replace("torch.", "")
-        return Output(t.detach().to("cpu").float().numpy() if name == "bfloat16"
-                      else t.detach().to("cpu").numpy(), name)
-
-    def snippet(self, params, check):
-        dt, axis = params["dtype"], params["axis"]
-        lines = ["import torch", "import torch.nn.functional as F",
-                 f"xt = torch.tensor(x).to(torch.{dt}).requires_grad_({check == 'grad'})",
-                 f"inp = torch.movedim(xt, {axis}, 1) if xt.ndim > 1 else xt",
-                 f"w = None if weight is None else torch.tensor(weight).to(torch.{dt})"]
-        if params["label_kind"] == "soft":
-            lines.append(f"t = torch.tensor(label).to(torch.{dt})")
-            lines.append(f"t = torch.movedim(t, {axis}, 1) if t.ndim > 1 else t")
-        else:
-            sq = f".squeeze({axis})" if params["label_kind"] == "hard-keepdim" else ""
-            lines.append(f"t = torch.tensor(label){sq}")
-        extra = f", ignore_index={params['ignore_index']}"
-        if params["use_softmax"]:
-            lines.append(f"out = F.cross_entropy(inp, t, weight=w, reduction={params['reduction']!r}"
-                         f"{extra}, label_smoothing={params['label_smoothing']})")
-        else:
-            lines.append(f"out = F.nll_loss(torch.log(inp), t, weight=w, "
-                         f"reduction={params['reduction']!r}{extra})")
-        if check == "grad":
-            if params["reduction"] == "none":
-                lines.append(f"out.backward(torch.tensor(g).to(torch.{dt}))")
-            else:
-                lines.append("out.backward()")
-            lines.append("grad = xt.grad.float().numpy()")
-        else:
-            lines.append("loss = out.detach().float().numpy()")
-        return "\n".join(lines) + "\n"
+    def arguments(self, params, check):
+        return {"dtype": params["dtype"], "axis": params["axis"],
+                "soft_label": params["label_kind"] == "soft",
+                "label_keepdim": params["label_kind"] == "hard-keepdim",
+                "use_softmax": params["use_softmax"], "reduction": params["reduction"],
+                "ignore_index": params["ignore_index"],
+                "label_smoothing": params["label_smoothing"], "want_grad": check == "grad",
+                "device": self.torch_device}
