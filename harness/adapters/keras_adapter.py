@@ -28,19 +28,17 @@ consequence users of low-precision loss dtypes meet: `Loss.__call__` also conver
 classes, the keras 2 bug keras#15012 (fixed there by keras#15015) back in keras 3. It shows as a
 mismatch or an out-of-range error on large-class bfloat16 cases; the adapter does not hide it.
 
-The generated source is what the adapter executes and what `snippet()` returns.
+The call is plain Python (`keras_cross_entropy`), and the reproducer is its own source.
 """
 
 from __future__ import annotations
 
-import os
-
 from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
                                    keep_user_flags)
 from harness.adapters.tf_adapter import (TENSORFLOW_DISPATCH, TENSORFLOW_ENV, TF_MEMORY_FACTORS,
-                                         CodeRunner, configure_tensorflow, finish_lines,
-                                         input_lines, lower_tensorflow_dispatch, output_from,
-                                         tensorflow_dispatch, tensorflow_header)
+                                         lower_tensorflow_dispatch, op_determinism,
+                                         tensorflow_dispatch, tensorflow_setup, tf_device,
+                                         tf_tensor, tf_value_or_gradient)
 
 TAG = "https://github.com/keras-team/keras/blob/v3.15.1"
 
@@ -53,72 +51,75 @@ COMPOSED_INVALID = {
 KERAS_REDUCTION = {"none": None, "sum": "sum", "mean": "sum_over_batch_size"}
 
 
-def _source(params, check: str) -> str:
-    dt, shape, axis = params["dtype"], params["shape"], params["axis"]
-    nd = len(shape)
-    ax = axis % nd
-    C = shape[ax]
-    e = float(params["label_smoothing"])
-    has_w = bool(params.get("has_weight"))
-    from_logits = bool(params["use_softmax"])
-    red = params["reduction"]
-    red_arg = KERAS_REDUCTION.get(red, red)
-    pre, body = input_lines(params), []
-    if has_w:
-        pre.append(f"w = tf.cast(tf.constant(weight), tf.{dt})" if dt == "bfloat16"
-                   else "w = tf.constant(weight)")
-    common = f"from_logits={from_logits}, reduction={red_arg!r}, dtype={dt!r}"
-    sw_arg = ", sample_weight=sw" if has_w else ""
+def keras_setup(device="cpu", determinism=True):
+    """Select keras's TensorFlow backend (before keras is imported), pin TensorFlow's numerics and
+    import keras; return the flags set."""
+    import os
 
-    if params["label_kind"] == "soft":
-        pre.append(f"q = tf.cast(tf.constant(label), tf.{dt})" if dt == "bfloat16"
-                   else "q = tf.constant(label)")
-        smooth = f", label_smoothing={e!r}" if e > 0 else ""
-        body.append(f"loss_fn = keras.losses.CategoricalCrossentropy({common}{smooth}, "
-                    f"axis={axis})")
-        if has_w:
-            qs = f"(q * (1 - {e!r}) + {e!r} / {C})" if e > 0 else "q"
-            bshape = [C if i == ax else 1 for i in range(nd)]
-            body.append(f"sw = keras.ops.sum({qs} * keras.ops.reshape(w, {bshape}), axis={axis})"
-                        "  # sample weight sum_c w_c q_c")
-        body.append(f"out = loss_fn(q, xt{sw_arg})")
-        return "\n".join(finish_lines(params, check, pre, body)) + "\n"
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    flags = tensorflow_setup(device, determinism)
+    import keras
 
-    # hard labels: the sparse loss wants the class axis last
-    pre.append("y = tf.constant(label)")
-    if ax != nd - 1:
-        body.append(f"z = keras.ops.moveaxis(xt, {axis}, -1)  # SparseCategoricalCrossentropy: "
-                    "only axis=-1")
-        if params["label_kind"] == "hard-keepdim":
-            body.append(f"y = keras.ops.moveaxis(y, {axis}, -1)  # size-1 label axis last")
-    else:
-        body.append("z = xt")
-    ii = params["ignore_index"]
-    uses_ignore = bool(params.get("uses_ignore"))
-    if e > 0:
-        if params["label_kind"] == "hard-keepdim":
-            body.append("y = keras.ops.squeeze(y, axis=-1)")
-        body.append(f"q = keras.ops.one_hot(y, {C}, dtype={dt!r})  # no label_smoothing on the "
-                    "sparse loss")
-        body.append(f"loss_fn = keras.losses.CategoricalCrossentropy({common}, "
-                    f"label_smoothing={e!r})")
-        if has_w:
-            body.append(f"sw = keras.ops.sum((q * (1 - {e!r}) + {e!r} / {C}) * w, axis=-1)"
-                        "  # sample weight sum_c w_c q_c")
-        body.append(f"out = loss_fn(q, z{sw_arg})")
-    else:
-        ignore = f", ignore_class={ii}" if uses_ignore else ""
-        body.append(f"loss_fn = keras.losses.SparseCategoricalCrossentropy({common}{ignore})")
-        if has_w:
-            yw = "y"
-            if params["label_kind"] == "hard-keepdim":
-                yw = "y_pos"
-                body.append("y_pos = keras.ops.squeeze(y, axis=-1)  # sample_weight has the "
-                            "loss's shape")
-            idx = f"keras.ops.where(keras.ops.equal({yw}, {ii}), 0, {yw})" if uses_ignore else yw
-            body.append(f"sw = keras.ops.take(w, {idx})  # class weight as sample_weight")
-        body.append(f"out = loss_fn(y, z{sw_arg})")
-    return "\n".join(finish_lines(params, check, pre, body)) + "\n"
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(f"keras backend is {keras.backend.backend()!r}, not tensorflow "
+                           "(keras was imported before KERAS_BACKEND was set)")
+    return {**flags, "keras": keras.__version__, "keras_backend": keras.backend.backend(),
+            "keras_epsilon": keras.config.epsilon(), "keras_floatx": keras.config.floatx()}
+
+
+def keras_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_label, label_keepdim,
+                        from_logits, reduction, ignore_class, label_smoothing, want_grad,
+                        device="/CPU:0"):
+    """keras's categorical (soft labels) or sparse categorical (hard labels) loss object, class
+    weights as the sample_weight users pass; the loss or its gradient by tf.GradientTape."""
+    import keras
+    import tensorflow as tf
+
+    nd, ax = x.ndim, axis % x.ndim
+    C, e = x.shape[ax], label_smoothing
+    common = dict(from_logits=from_logits, reduction=reduction, dtype=dtype)
+
+    def soft(xt):
+        smooth = {"label_smoothing": e} if e > 0 else {}
+        loss_fn = keras.losses.CategoricalCrossentropy(**common, **smooth, axis=axis)
+        if w is None:
+            return loss_fn(y, xt)
+        qs = (y * (1 - e) + e / C) if e > 0 else y
+        bshape = [C if i == ax else 1 for i in range(nd)]
+        sw = keras.ops.sum(qs * keras.ops.reshape(w, bshape), axis=axis)  # sum_c w_c q_c
+        return loss_fn(y, xt, sample_weight=sw)
+
+    def hard(xt):
+        labels, z = y, xt
+        if ax != nd - 1:
+            z = keras.ops.moveaxis(xt, axis, -1)  # SparseCategoricalCrossentropy: only axis=-1
+            if label_keepdim:
+                labels = keras.ops.moveaxis(labels, axis, -1)  # size-1 label axis last
+        if e > 0:
+            if label_keepdim:
+                labels = keras.ops.squeeze(labels, axis=-1)
+            q = keras.ops.one_hot(labels, C, dtype=dtype)  # no label_smoothing on the sparse loss
+            loss_fn = keras.losses.CategoricalCrossentropy(**common, label_smoothing=e)
+            if w is None:
+                return loss_fn(q, z)
+            sw = keras.ops.sum((q * (1 - e) + e / C) * w, axis=-1)  # sample weight sum_c w_c q_c
+            return loss_fn(q, z, sample_weight=sw)
+        ignore = {} if ignore_class is None else {"ignore_class": ignore_class}
+        loss_fn = keras.losses.SparseCategoricalCrossentropy(**common, **ignore)
+        if w is None:
+            return loss_fn(labels, z)
+        # class weight as sample_weight, which has the loss's shape
+        y_pos = keras.ops.squeeze(labels, axis=-1) if label_keepdim else labels
+        if ignore_class is not None:
+            y_pos = keras.ops.where(keras.ops.equal(y_pos, ignore_class), 0, y_pos)
+        return loss_fn(labels, z, sample_weight=keras.ops.take(w, y_pos))
+
+    with tf.device(device):
+        xt = tf_tensor(x, dtype)
+        w = None if weight is None else tf_tensor(weight, dtype)
+        y = tf_tensor(label, dtype) if soft_label else tf.constant(label)
+        return tf_value_or_gradient(soft if soft_label else hard, xt, g, dtype=dtype,
+                                    want_grad=want_grad)
 
 
 class KerasAdapter(Adapter):
@@ -238,17 +239,7 @@ class KerasAdapter(Adapter):
         return tensorflow_dispatch()
 
     def setup(self):
-        os.environ["KERAS_BACKEND"] = "tensorflow"  # before keras is imported
-        self.tf, flags, self.tf_device = configure_tensorflow(self.device)
-        import keras
-
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError(f"keras backend is {keras.backend.backend()!r}, not tensorflow "
-                               "(keras was imported before KERAS_BACKEND was set)")
-        self.keras = keras
-        self.runner = CodeRunner()
-        return {**flags, "keras": keras.__version__, "keras_backend": keras.backend.backend(),
-                "keras_epsilon": keras.config.epsilon(), "keras_floatx": keras.config.floatx()}
+        return keras_setup(self.device, op_determinism())
 
     def unsupported_reason(self, params):
         reason = super().unsupported_reason(params)
@@ -262,23 +253,17 @@ class KerasAdapter(Adapter):
                       "mean)")
         return reason
 
-    def _run(self, inputs, params, check):
-        ns = self.runner.run(self.tf, self.tf_device, _source(params, check), inputs,
-                             {"keras": self.keras})
-        return output_from(ns, check)
+    program = (keras_cross_entropy, tf_value_or_gradient, tf_tensor, tensorflow_setup)
 
-    def forward(self, inputs, params):
-        return self._run(inputs, params, "forward")
+    def preamble(self):
+        return keras_setup, {"device": self.device, "determinism": op_determinism()}
 
-    def gradient(self, inputs, params):
-        return self._run(inputs, params, "grad")
-
-    def snippet(self, params, check):
-        header = ["import os", "os.environ['KERAS_BACKEND'] = 'tensorflow'"]
-        header += tensorflow_header() + ["import keras"]
-        body = _source(params, check)
-        if self.device in ("gpu", "cuda"):
-            body = "with tf.device('/GPU:0'):\n" + "".join(
-                "    " + line + "\n" for line in body.splitlines())
-        return "\n".join(header) + "\n" + body
-
+    def arguments(self, params, check):
+        return {"dtype": params["dtype"], "axis": params["axis"],
+                "soft_label": params["label_kind"] == "soft",
+                "label_keepdim": params["label_kind"] == "hard-keepdim",
+                "from_logits": bool(params["use_softmax"]),
+                "reduction": KERAS_REDUCTION.get(params["reduction"], params["reduction"]),
+                "ignore_class": params["ignore_index"] if params.get("uses_ignore") else None,
+                "label_smoothing": float(params["label_smoothing"]),
+                "want_grad": check == "grad", "device": tf_device(self.device)}

@@ -17,8 +17,8 @@ way TensorFlow users write it, and declared `composed`:
 
 Probability input (`use_softmax=False`) is unsupported: both ops take logits only.
 
-The generated source (`_source`) is what both the adapter executes and `snippet()` returns, so a
-bug-report snippet is exactly the adapter's call.
+The call is plain Python (`tf_nn_cross_entropy` and the functions it calls), and the reproducer is
+that source, so a bug-report snippet is exactly the adapter's call.
 
 Numerics: one intra-op and one inter-op thread, TF32 off, and `enable_op_determinism()`. Determinism
 is not neutral here: with it, TF swaps the fused kernels for `log_softmax` + gather/reduce_sum
@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 
 from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
-                                   Output, keep_user_flags)
+                                   keep_user_flags)
 
 DENSE_DOC = "https://www.tensorflow.org/api_docs/python/tf/nn/softmax_cross_entropy_with_logits"
 
@@ -72,16 +71,18 @@ def lower_tensorflow_dispatch(level: str) -> dict:
             "XLA_FLAGS": f"--xla_cpu_max_isa={xla}"}
 
 
-def configure_tensorflow(device: str) -> tuple[object, dict, str]:
-    """Import TensorFlow and pin its numerics before any op runs; returns (tf, flags, device)."""
+def tensorflow_setup(device="cpu", determinism=True):
+    """Pin TensorFlow's numerics before any op runs (one intra- and one inter-op thread, op
+    determinism, no TF32) and check the device; return the flags set, "device" the one to use."""
+    import os
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ log noise only; errors still raise
     import tensorflow as tf
 
     # threading must be set before the first op executes, or TF raises RuntimeError
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    det = op_determinism()
-    if det:
+    if determinism:
         tf.config.experimental.enable_op_determinism()
     tf.config.experimental.enable_tensor_float_32_execution(False)
     if device in ("gpu", "cuda"):
@@ -92,12 +93,16 @@ def configure_tensorflow(device: str) -> tuple[object, dict, str]:
     else:
         tf_device = "/CPU:0"
     tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
-    flags = {"tensorflow": tf.__version__, "op_determinism": det, "tensor_float_32_execution": tf32,
-             "intra_op_parallelism_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-             "inter_op_parallelism_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-             "soft_device_placement": tf.config.get_soft_device_placement(),
-             "device": tf_device}
-    return tf, flags, tf_device
+    return {"tensorflow": tf.__version__, "op_determinism": determinism,
+            "tensor_float_32_execution": tf32,
+            "intra_op_parallelism_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_parallelism_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+            "soft_device_placement": tf.config.get_soft_device_placement(),
+            "device": tf_device}
+
+
+def tf_device(device: str) -> str:
+    return "/GPU:0" if device in ("gpu", "cuda") else "/CPU:0"
 
 
 def tensorflow_dispatch() -> dict:
@@ -110,118 +115,87 @@ def tensorflow_dispatch() -> dict:
             "xla_built": bool(port.IsBuiltWithXLA())}
 
 
-def tensorflow_header() -> list[str]:
-    """Snippet lines that import TensorFlow configured as `configure_tensorflow` does."""
-    lines = ["import numpy as np", "import tensorflow as tf",
-             "tf.config.threading.set_intra_op_parallelism_threads(1)",
-             "tf.config.threading.set_inter_op_parallelism_threads(1)"]
-    if op_determinism():
-        lines.append("tf.config.experimental.enable_op_determinism()")
-    lines.append("tf.config.experimental.enable_tensor_float_32_execution(False)")
-    return lines
+def tf_tensor(a, dtype):
+    """A numpy array as a constant; bfloat16 from its exact float32 carrier."""
+    import tensorflow as tf
+
+    return tf.cast(tf.constant(a), tf.bfloat16) if dtype == "bfloat16" else tf.constant(a)
 
 
-def input_lines(params) -> list[str]:
-    """`xt`: the input tensor in the case dtype (bfloat16 from its exact float32 carrier)."""
-    dt = params["dtype"]
-    if dt == "bfloat16":
-        return ["xt = tf.cast(tf.constant(x), tf.bfloat16)  # exact: x carries bfloat16 values"]
-    return ["xt = tf.constant(x)"]
+def tf_value_or_gradient(loss, xt, g, *, dtype, want_grad):
+    """`loss(xt)` as numpy, or its gradient by tf.GradientTape (with the cotangent `g` of an
+    unreduced loss, where given); bfloat16 widened to float32 exactly. Returns (values, dtype
+    name)."""
+    import tensorflow as tf
+
+    if want_grad:
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            out = loss(xt)
+        cotangent = None if g is None else tf_tensor(g, dtype)
+        out = tape.gradient(out, xt, output_gradients=cotangent)
+    else:
+        out = loss(xt)
+    return (tf.cast(out, tf.float32) if out.dtype == tf.bfloat16 else out).numpy(), out.dtype.name
 
 
-def finish_lines(params, check: str, pre: list[str], body: list[str],
-                 result: str = "out") -> list[str]:
-    """`pre` makes the tensors (`xt` among them); `body` computes tensor `out` from them. For the
-    gradient `body` runs under a tape watching `xt`. Leaves numpy `loss` / `grad` (bfloat16
-    widened to float32, exactly)."""
-    if check == "grad":
-        dt = params["dtype"]
-        lines = pre + ["with tf.GradientTape() as tape:", "    tape.watch(xt)"]
-        lines += ["    " + b for b in body]
-        if params["reduction"] == "none":
-            cast = (f"tf.cast(tf.constant(g), tf.{dt})" if dt == "bfloat16" else "tf.constant(g)")
-            lines.append(f"dx = tape.gradient({result}, xt, output_gradients={cast})")
-        else:
-            lines.append(f"dx = tape.gradient({result}, xt)")
-        lines.append("grad = (tf.cast(dx, tf.float32) if dx.dtype == tf.bfloat16 else dx).numpy()")
-        return lines
-    return pre + body + [f"loss = (tf.cast({result}, tf.float32) if {result}.dtype == tf.bfloat16 "
-                   f"else {result}).numpy()"]
+def tf_nn_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_label, label_keepdim,
+                        ignore_index, reduction, label_smoothing, want_grad, device="/CPU:0"):
+    """tf.nn's cross-entropy ops with ignore_index, class weights, smoothing, the class axis and
+    the reductions composed the way TensorFlow users write them."""
+    import tensorflow as tf
 
+    nd, ax = x.ndim, axis % x.ndim
+    C, e = x.shape[ax], label_smoothing
 
-def _perm_to_last(ndim: int, ax: int) -> list[int]:
-    return [i for i in range(ndim) if i != ax] + [ax]
-
-
-def _source(params, check: str) -> str:
-    """The code that computes the case with tf.nn, given numpy x, label, weight, g."""
-    dt, shape, axis = params["dtype"], params["shape"], params["axis"]
-    nd = len(shape)
-    ax = axis % nd
-    C = shape[ax]
-    e = float(params["label_smoothing"])
-    red = params["reduction"]
-    has_w = bool(params.get("has_weight"))
-    pre, body = input_lines(params), []
-    wcast = f"tf.cast(tf.constant(weight), tf.{dt})" if dt == "bfloat16" else "tf.constant(weight)"
-    if has_w:
-        pre.append(f"w = {wcast}")
-    if params["label_kind"] == "soft":
-        qcast = (f"tf.cast(tf.constant(label), tf.{dt})" if dt == "bfloat16"
-                 else "tf.constant(label)")
-        pre.append(f"q = {qcast}")
+    def soft(xt):
+        q = y
         if e > 0:
-            body.append(f"q = q * (1 - {e!r}) + {e!r} / {C}  # label smoothing")
-        body.append("ce = tf.nn.softmax_cross_entropy_with_logits(labels=q, logits=xt, "
-                    f"axis={axis})")
-        if has_w:
+            q = q * (1 - e) + e / C  # label smoothing
+        ce = tf.nn.softmax_cross_entropy_with_logits(labels=q, logits=xt, axis=axis)
+        if w is not None:
             bshape = [C if i == ax else 1 for i in range(nd)]
-            body.append(f"sw = tf.reduce_sum(q * tf.reshape(w, {bshape}), axis={axis})"
-                        "  # sample weight sum_c w_c q_c")
-            body.append("per_pos = ce * sw")
+            sw = tf.reduce_sum(q * tf.reshape(w, bshape), axis=axis)  # sample weight sum_c w_c q_c
+            per_pos = ce * sw
         else:
-            body.append("per_pos = ce")
-        if red == "none":
-            body.append("out = per_pos")
-        elif red == "sum":
-            body.append("out = tf.reduce_sum(per_pos)")
-        elif has_w:
-            body.append("out = tf.reduce_sum(per_pos) / tf.reduce_sum(sw)")
-        else:
-            body.append("out = tf.reduce_mean(per_pos)")
-        return "\n".join(finish_lines(params, check, pre, body)) + "\n"
+            per_pos = ce
+        if reduction == "none":
+            return per_pos
+        if reduction == "sum":
+            return tf.reduce_sum(per_pos)
+        if w is not None:
+            return tf.reduce_sum(per_pos) / tf.reduce_sum(sw)
+        return tf.reduce_mean(per_pos)
 
-    # hard labels
-    pre.append("y = tf.constant(label)")
-    if params["label_kind"] == "hard-keepdim":
-        body.append(f"y = tf.squeeze(y, axis={axis})")
-    if ax != nd - 1:
-        body.append(f"z = tf.transpose(xt, {_perm_to_last(nd, ax)})  # class axis last")
-    else:
-        body.append("z = xt")
-    ii = params["ignore_index"]
-    body.append(f"valid = tf.not_equal(y, {ii})  # ignore_index")
-    body.append("safe_y = tf.where(valid, y, tf.zeros_like(y))")
-    if e > 0:
-        body.append(f"q = tf.one_hot(safe_y, {C}, dtype=tf.{dt}) * (1 - {e!r}) + {e!r} / {C}"
-                    "  # label smoothing")
-        body.append("ce = tf.nn.softmax_cross_entropy_with_logits(labels=q, logits=z)")
-    else:
-        body.append("ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe_y, logits=z)")
-    if has_w:
-        wy = "tf.reduce_sum(q * w, axis=-1)" if e > 0 else "tf.gather(w, safe_y)"
-        body.append(f"sw = tf.where(valid, {wy}, tf.zeros_like(ce))  # class weight per position")
-        body.append("per_pos = tf.where(valid, ce * sw, tf.zeros_like(ce))")
-    else:
-        body.append("sw = tf.cast(valid, ce.dtype)")
-        body.append("per_pos = tf.where(valid, ce, tf.zeros_like(ce))")
-    if red == "none":
-        body.append("out = per_pos")
-    elif red == "sum":
-        body.append("out = tf.reduce_sum(per_pos)")
-    else:
-        body.append("out = tf.reduce_sum(per_pos) / tf.reduce_sum(sw)")
-    return "\n".join(finish_lines(params, check, pre, body)) + "\n"
+    def hard(xt):
+        labels = tf.squeeze(y, axis=axis) if label_keepdim else y
+        z = tf.transpose(xt, [i for i in range(nd) if i != ax] + [ax]) if ax != nd - 1 else xt
+        valid = tf.not_equal(labels, ignore_index)
+        safe_y = tf.where(valid, labels, tf.zeros_like(labels))
+        if e > 0:
+            q = tf.one_hot(safe_y, C, dtype=getattr(tf, dtype)) * (1 - e) + e / C  # smoothing
+            ce = tf.nn.softmax_cross_entropy_with_logits(labels=q, logits=z)
+        else:
+            ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe_y, logits=z)
+        if w is not None:
+            wy = tf.reduce_sum(q * w, axis=-1) if e > 0 else tf.gather(w, safe_y)
+            sw = tf.where(valid, wy, tf.zeros_like(ce))  # class weight per position
+            per_pos = tf.where(valid, ce * sw, tf.zeros_like(ce))
+        else:
+            sw = tf.cast(valid, ce.dtype)
+            per_pos = tf.where(valid, ce, tf.zeros_like(ce))
+        if reduction == "none":
+            return per_pos
+        if reduction == "sum":
+            return tf.reduce_sum(per_pos)
+        return tf.reduce_sum(per_pos) / tf.reduce_sum(sw)
+
+    with tf.device(device):
+        xt = tf_tensor(x, dtype)
+        w = None if weight is None else tf_tensor(weight, dtype)
+        y = tf_tensor(label, dtype) if soft_label else tf.constant(label)
+        return tf_value_or_gradient(soft if soft_label else hard, xt, g, dtype=dtype,
+                                    want_grad=want_grad)
 
 
 # Measured on 8192 x 128000 float32 (benchmarks/FINDINGS.md, section 5) for tf.nn and keras: the
@@ -229,28 +203,6 @@ def _source(params, check: str) -> str:
 # these are lower bounds; a case that needs more than the machine has is unsupported, not a
 # killed worker.
 TF_MEMORY_FACTORS = {"forward": 6.0, "grad": 8.0}
-
-
-class CodeRunner:
-    """Executes generated source (the same as `snippet`'s) with tf and the arrays in scope."""
-
-    def __init__(self):
-        self._code: dict[str, object] = {}
-
-    def run(self, tf, tf_device: str, source: str, inputs, extra: dict | None = None) -> dict:
-        code = self._code.get(source)
-        if code is None:
-            code = self._code[source] = compile(source, "<xent-parity snippet>", "exec")
-        ns = {"tf": tf, "np": np, "x": inputs.x, "label": inputs.label, "weight": inputs.weight,
-              "g": inputs.grad_output, **(extra or {})}
-        with tf.device(tf_device):
-            exec(code, ns)  # noqa: S102 - our own generated source, identical to snippet()
-        return ns
-
-
-def output_from(ns: dict, check: str) -> Output:
-    t = ns["dx"] if check == "grad" else ns["out"]
-    return Output(ns["grad" if check == "grad" else "loss"], t.dtype.name)
 
 
 class TfNnAdapter(Adapter):
@@ -311,9 +263,7 @@ class TfNnAdapter(Adapter):
         return tensorflow_dispatch()
 
     def setup(self):
-        self.tf, flags, self.tf_device = configure_tensorflow(self.device)
-        self.runner = CodeRunner()
-        return flags
+        return tensorflow_setup(self.device, op_determinism())
 
     def unsupported_reason(self, params):
         reason = super().unsupported_reason(params)
@@ -323,20 +273,15 @@ class TfNnAdapter(Adapter):
             reason = f"n/a: {COMPOSED_INVALID['bad-reduction']}"
         return reason
 
-    def _run(self, inputs, params, check):
-        ns = self.runner.run(self.tf, self.tf_device, _source(params, check), inputs)
-        return output_from(ns, check)
+    program = (tf_nn_cross_entropy, tf_value_or_gradient, tf_tensor)
 
-    def forward(self, inputs, params):
-        return self._run(inputs, params, "forward")
+    def preamble(self):
+        return tensorflow_setup, {"device": self.device, "determinism": op_determinism()}
 
-    def gradient(self, inputs, params):
-        return self._run(inputs, params, "grad")
-
-    def snippet(self, params, check):
-        header = tensorflow_header()
-        body = _source(params, check)
-        if self.device in ("gpu", "cuda"):
-            body = "with tf.device('/GPU:0'):\n" + "".join(
-                "    " + line + "\n" for line in body.splitlines())
-        return "\n".join(header) + "\n" + body
+    def arguments(self, params, check):
+        return {"dtype": params["dtype"], "axis": params["axis"],
+                "soft_label": params["label_kind"] == "soft",
+                "label_keepdim": params["label_kind"] == "hard-keepdim",
+                "ignore_index": params["ignore_index"], "reduction": params["reduction"],
+                "label_smoothing": float(params["label_smoothing"]),
+                "want_grad": check == "grad", "device": tf_device(self.device)}
