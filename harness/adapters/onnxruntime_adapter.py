@@ -6,8 +6,8 @@ The model is built with `onnx.helper` for each case's shapes, dtypes and attribu
 `ignore_index`, the optional `weights` input), checked with
 `onnx.checker.check_model(full_check=True)` as a user would, and its session is cached per
 (model source, input shapes and dtypes). Declared shapes and element types are those of the arrays
-actually fed, so ONNX and onnxruntime, not the adapter, judge them. The model and feed code is
-generated as text; the adapter executes exactly that text and `snippet` pastes it, so a reproducer
+actually fed, so ONNX and onnxruntime, not the adapter, judge them. The model is built
+by plain functions (`onnx_feeds`, `onnx_model`) and the reproducer is their source, so a reproducer
 is the adapter's computation verbatim.
 
 Composed here (declared `composed`):
@@ -39,6 +39,79 @@ _BF16_NOTE = ("onnxruntime 1.32 CPU rejects the model at session creation: Inval
               "'tensor(bfloat16)' of input parameter (_inlfunc_SoftmaxCrossEntropyLoss_X_Log) of "
               "operator (NegativeLogLikelihoodLoss) is invalid (the op's function body has no "
               "bfloat16 kernel; the onnx checker accepts the model)")
+
+
+def onnx_feeds(x, label, weight, *, dtype, axis, label_keepdim):
+    """The session's inputs: scores in the operator's (N, C, d1, ...) layout, the labels without a
+    size-1 class axis, the weights."""
+    nd = x.ndim
+    scores = np.moveaxis(x, axis, 1) if nd > 1 and axis % nd != 1 else x
+    labels = np.squeeze(label, axis=axis) if label_keepdim else label
+    feeds = {"scores": np.ascontiguousarray(scores, dtype=dtype),
+             "labels": np.ascontiguousarray(labels)}
+    if weight is not None:
+        feeds["weights"] = np.ascontiguousarray(weight, dtype=dtype)
+    return feeds
+
+
+def onnx_model(feeds, *, reduction, ignore_index, use_softmax, opset, ir_version):
+    """A one-node model for the arrays in `feeds` (their shapes and element types declared as
+    they are), checked as a user would check it."""
+    import onnx
+    from onnx import helper
+
+    attrs = {"reduction": reduction, "ignore_index": ignore_index}
+    if use_softmax:
+        nodes = [helper.make_node("SoftmaxCrossEntropyLoss", list(feeds), ["loss"], **attrs)]
+    else:  # the operator's function body with LogSoftmax replaced by Log
+        nodes = [helper.make_node("Log", ["scores"], ["log_p"]),
+                 helper.make_node("NegativeLogLikelihoodLoss", ["log_p"] + list(feeds)[1:],
+                                  ["loss"], **attrs)]
+    inputs = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype),
+                                            list(v.shape))
+              for k, v in feeds.items()]
+    out_shape = list(feeds["labels"].shape) if reduction == "none" else []
+    output = helper.make_tensor_value_info(
+        "loss", helper.np_dtype_to_tensor_dtype(feeds["scores"].dtype), out_shape)
+    graph = helper.make_graph(nodes, "xent", inputs, [output])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = ir_version
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def onnxruntime_session(model, provider="CPUExecutionProvider"):
+    """An inference session on one thread, deterministic compute, every graph optimisation."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.use_deterministic_compute = True
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), so, providers=[provider])
+
+
+def onnxruntime_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, label_keepdim,
+                              reduction, ignore_index, use_softmax, opset, ir_version,
+                              provider="CPUExecutionProvider", sessions=None):
+    """The loss from an onnxruntime session of the one-node model (`sessions`, a dict, caches
+    them by model)."""
+    feeds = onnx_feeds(x, label, weight, dtype=dtype, axis=axis, label_keepdim=label_keepdim)
+    model = onnx_model(feeds, reduction=reduction, ignore_index=ignore_index,
+                       use_softmax=use_softmax, opset=opset, ir_version=ir_version)
+    if sessions is None:
+        sess = onnxruntime_session(model, provider)
+    else:
+        key = model.SerializeToString()
+        sess = sessions.get(key)
+        if sess is None:
+            if len(sessions) >= 256:  # bound memory on long grids
+                sessions.clear()
+            sess = sessions[key] = onnxruntime_session(model, provider)
+    out = np.asarray(sess.run(None, feeds)[0])
+    return out, out.dtype.name
 
 
 class OnnxRuntimeAdapter(Adapter):
@@ -75,13 +148,15 @@ class OnnxRuntimeAdapter(Adapter):
         import onnx
         import onnxruntime as ort
 
-        self.onnx, self.ort = onnx, ort
         self.provider = self._provider_name()
         if self.provider not in ort.get_available_providers():
             raise RuntimeError(f"{self.provider} is not available in this onnxruntime build "
                                f"(available: {', '.join(ort.get_available_providers())})")
         self._sessions: dict = {}
-        so = self._session_options()
+        so = ort.SessionOptions()  # as onnxruntime_session sets them
+        so.intra_op_num_threads = so.inter_op_num_threads = 1
+        so.use_deterministic_compute = True
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return {"onnx": onnx.__version__, "onnxruntime": ort.__version__, "opset": OPSET,
                 "ir_version": IR_VERSION, "provider": self.provider,
                 "intra_op_num_threads": so.intra_op_num_threads,
@@ -91,19 +166,11 @@ class OnnxRuntimeAdapter(Adapter):
                 "checker": "onnx.checker.check_model(full_check=True)"}
 
     def dispatch(self):
+        import onnxruntime as ort
+
         # MLAS, onnxruntime's CPU kernels, picks AVX-512/AVX2/SSE kernels at start-up and reports
         # none of it through the API; the execution provider is what it says
-        return {"device": self.ort.get_device(), "provider": self.provider}
-
-    def _session_options(self):
-        ort = self.ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 1
-        so.inter_op_num_threads = 1
-        so.use_deterministic_compute = True
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.log_severity_level = 3
-        return so
+        return {"device": ort.get_device(), "provider": self.provider}
 
     def unsupported_reason(self, params):
         reason = super().unsupported_reason(params)
@@ -112,65 +179,20 @@ class OnnxRuntimeAdapter(Adapter):
                       "scores as (N, C) or (N, C, d1, ..., dk); a rank-1 input has no batch axis")
         return reason
 
-    # -- the model, as the source a user would write ---------------------------------------------
-    def feeds_source(self, params) -> str:
-        """Python source that turns numpy `x`, `label`, `weight` into the session's `feeds`."""
-        axis, dt = params["axis"], params["dtype"]
-        nd = len(params["shape"])
-        xs = f"np.moveaxis(x, {axis}, 1)" if nd > 1 and axis % nd != 1 else "x"
-        ls = (f"np.squeeze(label, axis={axis})" if params["label_kind"] == "hard-keepdim"
-              else "label")
-        return (f"feeds = {{'scores': np.ascontiguousarray({xs}, dtype=np.{dt}),\n"
-                f"         'labels': np.ascontiguousarray({ls})}}\n"
-                "if weight is not None:\n"
-                f"    feeds['weights'] = np.ascontiguousarray(weight, dtype=np.{dt})\n")
+    # -- the call -----------------------------------------------------------------------------
+    program = (onnxruntime_cross_entropy, onnxruntime_session, onnx_model, onnx_feeds)
 
-    def model_source(self, params) -> str:
-        """Python source that builds `model` (an onnx ModelProto) for the arrays in `feeds`: the
-        declared shapes and element types are those of the arrays."""
-        attrs = f"reduction={params['reduction']!r}, ignore_index={params['ignore_index']}"
-        if params["use_softmax"]:
-            nodes = ("nodes = [helper.make_node('SoftmaxCrossEntropyLoss', list(feeds), ['loss'], "
-                     f"{attrs})]")
-        else:
-            nodes = ("nodes = [helper.make_node('Log', ['scores'], ['log_p']),\n"
-                     "         helper.make_node('NegativeLogLikelihoodLoss', "
-                     f"['log_p'] + list(feeds)[1:], ['loss'], {attrs})]")
-        out_shape = "list(feeds['labels'].shape)" if params["reduction"] == "none" else "[]"
-        return "\n".join([
-            "inputs = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), "
-            "list(v.shape))",
-            "          for k, v in feeds.items()]",
-            nodes,
-            "output = helper.make_tensor_value_info("
-            f"'loss', helper.np_dtype_to_tensor_dtype(feeds['scores'].dtype), {out_shape})",
-            "graph = helper.make_graph(nodes, 'xent', inputs, [output])",
-            f"model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', {OPSET})])",
-            f"model.ir_version = {IR_VERSION}",
-            "onnx.checker.check_model(model, full_check=True)"]) + "\n"
+    def arguments(self, params, check):
+        return {"dtype": params["dtype"], "axis": params["axis"],
+                "label_keepdim": params["label_kind"] == "hard-keepdim",
+                "reduction": params["reduction"], "ignore_index": params["ignore_index"],
+                "use_softmax": params["use_softmax"], "opset": OPSET, "ir_version": IR_VERSION,
+                "provider": self._provider_name()}
 
-    def _session(self, params, feeds):
-        src = self.model_source(params)
-        key = (src, tuple((k, v.shape, v.dtype.str) for k, v in feeds.items()))
-        sess = self._sessions.get(key)
-        if sess is None:
-            from onnx import helper
-
-            ns = {"onnx": self.onnx, "helper": helper, "np": np, "feeds": feeds}
-            exec(compile(src, "<onnxruntime_adapter model>", "exec"), ns)
-            sess = self.ort.InferenceSession(ns["model"].SerializeToString(),
-                                             self._session_options(), providers=[self.provider])
-            if len(self._sessions) >= 256:  # bound memory on long grids
-                self._sessions.clear()
-            self._sessions[key] = sess
-        return sess
-
-    def forward(self, inputs, params):
-        ns = {"np": np, "x": inputs.x, "label": inputs.label, "weight": inputs.weight}
-        exec(compile(self.feeds_source(params), "<onnxruntime_adapter feeds>", "exec"), ns)
-        feeds = ns["feeds"]
-        out = np.asarray(self._session(params, feeds).run(None, feeds)[0])
-        return Output(out, out.dtype.name)
+    def call(self, inputs, params, check):
+        values, dtype = self.program[0](inputs.x, inputs.label, inputs.weight, inputs.grad_output,
+                                        **self.arguments(params, check), sessions=self._sessions)
+        return Output(values, dtype)
 
     def gradient(self, inputs, params):
         raise Unsupported("onnxruntime inference has no gradient")
@@ -178,19 +200,7 @@ class OnnxRuntimeAdapter(Adapter):
     def snippet(self, params, check):
         if check == "grad":
             return "raise NotImplementedError('onnxruntime inference has no gradient')\n"
-        return "\n".join([
-            "import numpy as np", "import onnx", "import onnxruntime as ort",
-            "from onnx import helper", "",
-            self.feeds_source(params).rstrip(), "",
-            self.model_source(params).rstrip(), "",
-            "so = ort.SessionOptions()",
-            "so.intra_op_num_threads = 1",
-            "so.inter_op_num_threads = 1",
-            "so.use_deterministic_compute = True",
-            "so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL",
-            "sess = ort.InferenceSession(model.SerializeToString(), so, "
-            f"providers=[{self._provider_name()!r}])",
-            "loss = np.asarray(sess.run(None, feeds)[0])"]) + "\n"
+        return super().snippet(params, check)
 
     def _provider_name(self):
         return "CUDAExecutionProvider" if self.device in ("cuda", "gpu") else "CPUExecutionProvider"

@@ -14,9 +14,9 @@ composed here the way JAX users write it, and declared `composed`:
 - label smoothing: `optax.smooth_labels(one_hot(y), e)` (or of the soft labels), then the dense
   loss.
 
-The code that runs is generated per parameter set as plain straight-line JAX source; the adapter
-executes exactly that text (jitted, cached per parameter set; jax caches per shape) and `snippet`
-pastes the same text, so a reproducer is the adapter's computation verbatim.
+The call is plain JAX (`optax_cross_entropy`, `optax_value`, `optax_loss`), jitted with the case's
+parameters static (jax caches per parameter set and shape), and the reproducer is that source, so
+a reproducer is the adapter's computation verbatim.
 
 Two adapters live here: `optax` (soft labels through `optax.softmax_cross_entropy`, which evaluates
 `q * log_softmax` literally: a `-inf` logit where `q = 0` gives NaN) and `optax.safe` (soft and
@@ -32,12 +32,10 @@ is declared unsupported: a reduction name (optax has no `reduction`), a weight t
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
-                                   Output, Unsupported, keep_user_flags, squeeze_label)
+                                   Unsupported, keep_user_flags)
 
 DOCS = "https://optax.readthedocs.io/en/latest/api/losses.html"
 SRC = "https://github.com/google-deepmind/optax/blob/main/optax/losses/_classification.py"
@@ -67,15 +65,96 @@ def _compilation_cache_dir() -> str | None:
     return path
 
 
-def _header(device: str) -> list[str]:
-    platform = "cuda" if device in ("cuda", "gpu") else "cpu"
-    return ["import numpy as np",
-            "import jax",
-            'jax.config.update("jax_enable_x64", True)',
-            'jax.config.update("jax_default_matmul_precision", "highest")',
-            f'jax.config.update("jax_platforms", "{platform}")',
-            "import jax.numpy as jnp",
-            "import optax"]
+def optax_setup(platform="cpu"):
+    """jax as the comparison needs it: float64 enabled, matmuls at full precision, the platform."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_default_matmul_precision", "highest")
+    jax.config.update("jax_platforms", platform)
+
+
+def optax_loss(x, label, weight, *, safe, soft_label, axis, label_smoothing, ignore_index,
+               reduction):
+    """The loss of one case in JAX: optax's per-position loss, ignore_index, class weights,
+    smoothing and the reduction composed as JAX users write them."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    nd, e = x.ndim, label_smoothing
+    C = x.shape[axis]
+    wshape = tuple(C if i == axis % nd else 1 for i in range(nd))
+
+    def dense(q, where=None):
+        if safe:  # safe_softmax_cross_entropy has no axis argument: the class axis goes last
+            last = (axis % nd if nd else axis) == nd - 1
+            return optax.safe_softmax_cross_entropy(x if last else jnp.moveaxis(x, axis, -1),
+                                                    q if last else jnp.moveaxis(q, axis, -1))
+        if where is None:
+            return optax.softmax_cross_entropy(x, q, axis=axis)
+        return optax.softmax_cross_entropy(x, q, axis=axis, where=where)
+
+    if soft_label:
+        q = label
+        if e > 0:
+            q = optax.smooth_labels(q, e, axis=axis)
+        l = dense(q)
+        if weight is not None:
+            w = jnp.sum(q * jnp.reshape(weight, wshape), axis=axis)
+    else:
+        valid = label != ignore_index
+        y = jnp.where(valid, label, 0)
+        if e > 0:
+            q = jax.nn.one_hot(y, C, dtype=x.dtype, axis=axis)
+            q = optax.smooth_labels(q, e, axis=axis)
+            l = jnp.where(valid, dense(q), 0) if safe else dense(q, where=valid)
+            if weight is not None:
+                w = jnp.where(valid, jnp.sum(q * jnp.reshape(weight, wshape), axis=axis), 0)
+        else:
+            l = optax.softmax_cross_entropy_with_integer_labels(x, y, axis=axis, where=valid)
+            if weight is not None:
+                w = jnp.where(valid, weight[y], 0)
+    if reduction == "none":
+        return l if weight is None else l * w
+    if reduction == "sum":
+        return jnp.sum(l if weight is None else l * w)
+    if weight is not None:
+        return jnp.sum(l * w) / jnp.sum(w)
+    return jnp.mean(l) if soft_label else jnp.sum(l) / jnp.sum(valid)
+
+
+def optax_value(x, label, weight, g, *, want_grad, **loss):
+    """The loss, or its gradient by jax.grad (jax.vjp with the cotangent `g` of an unreduced
+    loss)."""
+    import jax
+
+    if not want_grad:
+        return optax_loss(x, label, weight, **loss)
+    if g is None:
+        return jax.grad(lambda x: optax_loss(x, label, weight, **loss))(x)
+    _, pullback = jax.vjp(lambda x: optax_loss(x, label, weight, **loss), x)
+    return pullback(g)[0]
+
+
+def optax_cross_entropy(x, label, weight=None, g=None, *, dtype, label_keepdim, want_grad,
+                        **loss):
+    """One case through optax, jitted as JAX users run a loss; numpy out, with jax's dtype name."""
+    import jax
+    import jax.numpy as jnp
+
+    dt = getattr(jnp, dtype)
+    xj = jnp.asarray(x, dtype=dt)
+    if loss["soft_label"]:
+        label_j = jnp.asarray(label, dtype=dt)
+    else:
+        label_j = jnp.asarray(np.squeeze(label, axis=loss["axis"]) if label_keepdim else label)
+    wj = None if weight is None else jnp.asarray(weight, dtype=dt)
+    gj = None if g is None else jnp.asarray(g, dtype=dt)
+    fn = jax.jit(optax_value, static_argnames=("want_grad", *loss))
+    out = fn(xj, label_j, wj, gj, want_grad=want_grad, **loss)
+    name = out.dtype.name
+    return np.asarray(out.astype(jnp.float32) if name == "bfloat16" else out), name
 
 
 class OptaxAdapter(Adapter):
@@ -91,7 +170,6 @@ class OptaxAdapter(Adapter):
     api = ("optax.softmax_cross_entropy_with_integer_labels (hard labels) / "
            "optax.softmax_cross_entropy (soft and smoothed labels)")
     safe = False  # True: dense targets go through optax.safe_softmax_cross_entropy
-    bucketing = True  # see _bucket
     capabilities = Capabilities(
         dtypes=("float16", "bfloat16", "float32", "float64"),
         features={"soft_label": NATIVE, "use_softmax": "unsupported: " + _USE_SOFTMAX_REASON,
@@ -124,35 +202,33 @@ class OptaxAdapter(Adapter):
     def dispatch(self):
         import os
 
-        dev = self.jax.devices()[0]  # XLA's CPU backend picks its ISA itself (XLA_FLAGS caps it)
+        import jax
+
+        dev = jax.devices()[0]  # XLA's CPU backend picks its ISA itself (XLA_FLAGS caps it)
         return {"platform": dev.platform, "device_kind": dev.device_kind,
                 "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
+    @property
+    def platform(self):
+        return "cuda" if self.device in ("cuda", "gpu") else "cpu"
 
     def setup(self):
         import importlib.metadata
 
+        optax_setup(self.platform)
         import jax
+        import optax
 
-        platform = "cuda" if self.device in ("cuda", "gpu") else "cpu"
-        jax.config.update("jax_enable_x64", True)
-        jax.config.update("jax_default_matmul_precision", "highest")
-        jax.config.update("jax_platforms", platform)
         cache = _compilation_cache_dir()
         if cache:  # compiled executables persist: a second run of a grid compiles nothing
             jax.config.update("jax_compilation_cache_dir", cache)
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
             jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-        import jax.numpy as jnp
-        import optax
-
-        self.jax, self.jnp, self.optax = jax, jnp, optax
-        self._fns: dict = {}
         dev = jax.devices()[0]
         return {"jax": jax.__version__, "jaxlib": importlib.metadata.version("jaxlib"),
                 "optax": optax.__version__, "jax_enable_x64": True,
-                "jax_default_matmul_precision": "highest", "jax_platforms": platform,
+                "jax_default_matmul_precision": "highest", "jax_platforms": self.platform,
                 "jit": True, "jax_compilation_cache": bool(cache),
-                "shape_buckets": "reduction none: positions padded to a power of two",
                 "device": f"{dev.platform}:{dev.id}"}
 
     # -- what this adapter cannot express -------------------------------------------------------
@@ -178,173 +254,22 @@ class OptaxAdapter(Adapter):
                     "class weights; they are composed by the adapter (weight[y], "
                     "sum_c weight_c q_c), so a wrong shape would test that composition, not optax")
 
-    # -- the generated JAX source ----------------------------------------------------------------
-    def _dense_loss(self, axis: int, nd: int, where: bool) -> str:
-        if self.safe:
-            a = axis % nd if nd else axis
-            mx = "x" if a == nd - 1 else f"jnp.moveaxis(x, {axis}, -1)"
-            mq = "q" if a == nd - 1 else f"jnp.moveaxis(q, {axis}, -1)"
-            return f"optax.safe_softmax_cross_entropy({mx}, {mq})"
-        return (f"optax.softmax_cross_entropy(x, q, axis={axis}"
-                + (", where=valid)" if where else ")"))
+    # -- the call -----------------------------------------------------------------------------
+    program = (optax_cross_entropy, optax_value, optax_loss)
 
-    def source(self, params, check: str) -> str:
-        """`def loss_fn(x, label, weight)` (and `vjp_fn` for a `none` gradient) for these params."""
-        axis, shape, red = params["axis"], list(params["shape"]), params["reduction"]
-        nd, e = len(shape), params["label_smoothing"]
-        C = shape[axis]
-        wshape = tuple(C if i == axis % nd else 1 for i in range(nd))
-        weighted = bool(params["has_weight"])
-        b = ["def loss_fn(x, label, weight):"]
-        if params["label_kind"] == "soft":
-            b.append("    q = label")
-            if e > 0:
-                b.append(f"    q = optax.smooth_labels(q, {e!r}, axis={axis})")
-            b.append(f"    l = {self._dense_loss(axis, nd, where=False)}")
-            if weighted:
-                b.append(f"    w = jnp.sum(q * jnp.reshape(weight, {wshape}), axis={axis})")
-            den = "jnp.sum(w)" if weighted else None
-        else:
-            b.append(f"    valid = label != {params['ignore_index']}")
-            b.append("    y = jnp.where(valid, label, 0)")
-            if e > 0:
-                b.append(f"    q = jax.nn.one_hot(y, {C}, dtype=x.dtype, axis={axis})")
-                b.append(f"    q = optax.smooth_labels(q, {e!r}, axis={axis})")
-                if self.safe:
-                    b.append(f"    l = jnp.where(valid, {self._dense_loss(axis, nd, False)}, 0)")
-                else:
-                    b.append(f"    l = {self._dense_loss(axis, nd, where=True)}")
-                if weighted:
-                    b.append(f"    w = jnp.where(valid, jnp.sum(q * jnp.reshape(weight, {wshape}), "
-                             f"axis={axis}), 0)")
-            else:
-                b.append("    l = optax.softmax_cross_entropy_with_integer_labels("
-                         f"x, y, axis={axis}, where=valid)")
-                if weighted:
-                    b.append("    w = jnp.where(valid, weight[y], 0)")
-            den = "jnp.sum(w)" if weighted else "jnp.sum(valid)"
-        lw = "l * w" if weighted else "l"
-        if red == "none":
-            b.append(f"    return {lw}")
-        elif red == "sum":
-            b.append(f"    return jnp.sum({lw})")
-        else:
-            b.append(f"    return jnp.sum({lw}) / {den}" if den else "    return jnp.mean(l)")
-        if check == "grad" and red == "none":
-            b += ["", "def vjp_fn(x, label, weight, g):",
-                  "    _, pullback = jax.vjp(lambda x: loss_fn(x, label, weight), x)",
-                  "    return pullback(g)[0]"]
-        return "\n".join(b) + "\n"
+    def preamble(self):
+        return optax_setup, {"platform": self.platform}
 
-    def _entry(self, params, check):
-        return "vjp_fn" if check == "grad" and params["reduction"] == "none" else "loss_fn"
+    def arguments(self, params, check):
+        return {"dtype": params["dtype"], "label_keepdim": params["label_kind"] == "hard-keepdim",
+                "want_grad": check == "grad", "safe": self.safe,
+                "soft_label": params["label_kind"] == "soft", "axis": params["axis"],
+                "label_smoothing": params["label_smoothing"],
+                "ignore_index": params["ignore_index"], "reduction": params["reduction"]}
 
-    def _function(self, params, check):
-        src = self.source(params, check)
-        key = (src, check)
-        fn = self._fns.get(key)
-        if fn is None:
-            ns = {"jax": self.jax, "jnp": self.jnp, "optax": self.optax, "np": np}
-            exec(compile(src, f"<optax_adapter {params.get('case_id', '')}>", "exec"), ns)
-            f = ns[self._entry(params, check)]
-            if check == "grad" and params["reduction"] != "none":
-                f = self.jax.grad(f)
-            if len(self._fns) >= 512:  # bound memory (and jax's per-function caches) on long grids
-                self._fns.clear()
-            fn = self._fns[key] = self.jax.jit(f)
-        return fn
-
-    # -- calls -------------------------------------------------------------------------------------
-    def _args(self, inputs, params, check):
-        jnp, dt = self.jnp, getattr(self.jnp, params["dtype"])
-        x = jnp.asarray(inputs.x, dtype=dt)
-        if params["label_kind"] == "soft":
-            label = jnp.asarray(inputs.label, dtype=dt)
-        else:
-            label = jnp.asarray(squeeze_label(inputs.label, params))
-        weight = None if inputs.weight is None else jnp.asarray(inputs.weight, dtype=dt)
-        args = [x, label, weight]
-        if check == "grad" and params["reduction"] == "none":
-            args.append(jnp.asarray(inputs.grad_output, dtype=dt))
-        return args
-
-    @staticmethod
-    def _bucket(params):
-        """(axis, n, padded n) when this call's positions are padded to a bucket, else None.
-
-        jit compiles once per input shape, and a grid of many shapes spends most of its optax time
-        compiling. With reduction "none" every position's loss and gradient are computed from its
-        own row alone, so the first non-class axis is padded to the next power of two (zero
-        logits, label 0, cotangent 0) and the padded positions are dropped from the result: the
-        shapes of a grid fall into a few buckets, and the values are those of the unpadded call
-        bit for bit (tests/test_adapter_optax.py checks it). Reductions over positions are not
-        bucketed: padding would change their summation order."""
-        shape, axis = params["shape"], params["axis"] % max(len(params["shape"]), 1)
-        if params["reduction"] != "none" or len(shape) < 2:
-            return None
-        d = 0 if axis != 0 else 1
-        n = shape[d]
-        padded = 8
-        while padded < n:
-            padded *= 2
-        if not n or padded == n or math.prod(shape) // n * padded > (1 << 24):
-            return None  # large inputs are not padded: up to twice the memory and the time
-        return d, n, padded
-
-    def _pad(self, a, dim, padded):
-        width = [(0, 0)] * a.ndim
-        width[dim] = (0, padded - a.shape[dim])
-        return self.jnp.pad(a, width)
-
-    def _run(self, inputs, params, check):
+    def call(self, inputs, params, check):
         self._check_weight(inputs, params)
-        args = self._args(inputs, params, check)
-        bucket = self._bucket(params) if self.bucketing else None
-        if bucket is not None:
-            d, n, padded = bucket
-            axis = params["axis"] % len(params["shape"])
-            pos_d = d if d < axis else d - 1  # the same axis in arrays without the class axis
-            soft = params["label_kind"] == "soft"  # hard labels arrive without the class axis
-            args[0] = self._pad(args[0], d, padded)
-            args[1] = self._pad(args[1], d if soft else pos_d, padded)
-            if len(args) > 3:
-                args[3] = self._pad(args[3], pos_d, padded)
-        out = self._function(params, check)(*args)
-        if bucket is not None:
-            out = self.jax.lax.slice_in_dim(out, 0, n, axis=d if check == "grad" else pos_d)
-        name = out.dtype.name
-        if name == "bfloat16":
-            return Output(np.asarray(out.astype(self.jnp.float32)), "bfloat16")
-        return Output(np.asarray(out), name)
-
-    def forward(self, inputs, params):
-        return self._run(inputs, params, "forward")
-
-    def gradient(self, inputs, params):
-        return self._run(inputs, params, "grad")
-
-    def snippet(self, params, check):
-        dt = params["dtype"]
-        lines = _header(self.device) + ["", self.source(params, check).rstrip(), "",
-                                        f"xj = jnp.asarray(x, dtype=jnp.{dt})"]
-        if params["label_kind"] == "soft":
-            lines.append(f"label_j = jnp.asarray(label, dtype=jnp.{dt})")
-        elif params["label_kind"] == "hard-keepdim":
-            lines.append(f"label_j = jnp.asarray(np.squeeze(label, axis={params['axis']}))")
-        else:
-            lines.append("label_j = jnp.asarray(label)")
-        lines.append(f"wj = None if weight is None else jnp.asarray(weight, dtype=jnp.{dt})")
-        to_np = ".astype(jnp.float32)" if dt == "bfloat16" else ""
-        if check == "grad":
-            if params["reduction"] == "none":
-                lines.append("grad = jax.jit(vjp_fn)(xj, label_j, wj, "
-                             f"jnp.asarray(g, dtype=jnp.{dt}))")
-            else:
-                lines.append("grad = jax.jit(jax.grad(loss_fn))(xj, label_j, wj)")
-            lines.append(f"grad = np.asarray(grad{to_np})")
-        else:
-            lines.append(f"loss = np.asarray(jax.jit(loss_fn)(xj, label_j, wj){to_np})")
-        return "\n".join(lines) + "\n"
+        return super().call(inputs, params, check)
 
 
 class OptaxSafeAdapter(OptaxAdapter):
