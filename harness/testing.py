@@ -10,6 +10,8 @@ each kind of thing):
   program whose entry point and arguments can be rendered (`declaration_problems`);
 - its worker starts and reports its version, flags and declarations;
 - no result crashes its worker or times out;
+- every declaration has a demo case, and the reference explains the framework's numbers on it by
+  that declaration (`demo_problems`);
 - the reproducer of every result, run on its own in a fresh process, gives the very array the run
   recorded, bit for bit, and the same dtype (`reproducer_mismatches`): the bug-report script is
   the code that ran.
@@ -73,6 +75,10 @@ def declaration_problems(cls: type[Adapter]) -> list[str]:
                 if f not in FEATURES]
         out += [f"capabilities name an unknown dtype {d!r}" for d in caps.dtypes
                 if d not in KNOWN_DTYPES]
+    for d in getattr(cls, "conventions", ()):
+        if not d.demo and not d.no_demo:
+            out.append(f"declaration {d.name!r} has no demo (the case parameters that show it) "
+                       "and no no_demo reason")
     if not cls.program:
         out.append(f"{cls.__name__}.program is empty: the adapter calls its framework through "
                    "plain functions that the reproducer renders (harness.adapters.base)")
@@ -81,6 +87,64 @@ def declaration_problems(cls: type[Adapter]) -> list[str]:
 
 def contract_cases(path: str | Path = CONTRACT_GRID) -> list[Case]:
     return load_case_file(path)
+
+
+DEMO_DEFAULTS = {"shape": [6, 5], "dtype": "float64", "checks": ["forward", "grad"]}
+
+
+def demo_cases(cls: type[Adapter], workdir: str | Path) -> dict[int, Case]:
+    """The demo case of each declaration (by its index in `cls.conventions`), loaded through the
+    case language from files written in `workdir`. A demo's "checks" name the checks that must
+    show it; the case runs forward and grad where both exist."""
+    out = {}
+    for i, d in enumerate(cls.conventions):
+        if not d.demo:
+            continue
+        params = {k: v for k, v in d.demo.items() if k != "checks"}
+        path = Path(workdir) / f"demo-{cls.name}-{i}.yaml"
+        path.write_text(f"defaults: {json.dumps(DEMO_DEFAULTS)}\n"
+                        f"blocks:\n  - cases:\n      - {json.dumps(params)}\n")
+        (out[i],) = load_case_file(path)
+    return out
+
+
+def explained_as_declared(v, declarations) -> bool:
+    """A verdict `divergent` under conventions, or `known-defect` when a member of the set is a
+    declared defect: the kind the adapter declares."""
+    if v.verdict not in ("divergent", "known-defect"):
+        return False
+    names = (v.convention or "").split("+")
+    kinds = {d.kind for d in declarations if d.name in names}
+    return v.kind in kinds and (v.verdict == "known-defect") == (v.kind == "defect")
+
+
+def demo_problems(cls: type[Adapter], demos: dict[int, Case], verdicts) -> list[str]:
+    """Each demo case must show its declaration: on the demo's "checks" each check, otherwise at
+    least one check, is explained as declared with the name among the fitting conventions, and
+    every other check passes or is explained by the adapter's declarations."""
+    by = {(v.case_id, v.check): v for v in verdicts}
+    out = []
+    for i, case in demos.items():
+        d = cls.conventions[i]
+        required = d.demo.get("checks")
+        vs = [by[(case.id, c)] for c in case.checks if (case.id, c) in by]
+
+        def shows(v):
+            fitting = {n for s in [v.convention, *v.fitting] if s for n in s.split("+")}
+            return explained_as_declared(v, cls.conventions) and d.name in fitting
+
+        shown = [v for v in vs if shows(v)]
+        if required:
+            bad = [v for v in vs if v.check in required and v not in shown]
+        else:
+            bad = [] if shown else vs
+            bad += [v for v in vs if v not in shown and v.verdict != "pass"
+                    and not explained_as_declared(v, cls.conventions)]
+        out += [f"declaration {d.name!r}: its demo {case.id} {v.check} does not show it: "
+                f"{v.explain()}" for v in bad]
+        if not vs:
+            out.append(f"declaration {d.name!r}: its demo {case.id} gave no result")
+    return out
 
 
 def run_adapter(adapter: str | type[Adapter], cases: Iterable[Case], timeout: float = 300.0):
@@ -160,7 +224,11 @@ def check_adapter(adapter: str | type[Adapter], cases: Iterable[Case] | None = N
     if problems:
         raise AssertionError(f"{name}: " + "; ".join(problems))
     cases = list(cases) if cases is not None else contract_cases()
-    verdicts, info, unavailable = run_adapter(ref, cases)
+    work = Path(workdir or tempfile.mkdtemp(prefix="xent-parity-contract-"))
+    demos = demo_cases(cls, work)
+    known = {c.id for c in cases}
+    extra = list({c.id: c for c in demos.values() if c.id not in known}.values())
+    verdicts, info, unavailable = run_adapter(ref, cases + extra)
     if unavailable:
         raise AssertionError(f"{name}: the worker did not start: {unavailable}")
     for key in ("version", "flags", "capabilities", "conventions"):
@@ -168,13 +236,14 @@ def check_adapter(adapter: str | type[Adapter], cases: Iterable[Case] | None = N
             raise AssertionError(f"{name}: the worker's hello has no {key!r}")
     failures = [f"{v.check} {v.case_id}: {v.verdict}: {v.detail}" for v in verdicts
                 if v.verdict in ("crash", "timeout")]
-    failures += reproducer_mismatches(ref, verdicts, cases, workdir)
+    failures += reproducer_mismatches(ref, verdicts, cases + extra, work)
+    failures += demo_problems(cls, demos, verdicts)
     if failures:
         raise AssertionError(f"{name}: {len(failures)} contract failures:\n  " +
                              "\n  ".join(failures[:40]))
-    return {"adapter": name, "results": len(verdicts),
+    return {"adapter": name, "results": len(verdicts), "demos": len(demos),
             "reproduced": sum(v.output is not None for v in verdicts)}
 
 
 __all__ = ["CONTRACT_GRID", "check_adapter", "contract_cases", "declaration_problems",
-           "reproducer_mismatches", "run_adapter", "literal"]
+           "demo_cases", "demo_problems", "reproducer_mismatches", "run_adapter", "literal"]

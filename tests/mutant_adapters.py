@@ -128,3 +128,23 @@ class DeclaresAnUnknownName(NumpyAdapter):
 
     name = "mutant-unknown-name"
     conventions = (DocumentedConvention("no-such-rule", _DOC, "mutant", quote="whatever"),)
+
+
+# -- declarations whose evidence does not hold (harness.testing.check_adapter) ------------------
+class UnshownDeclarationAdapter(NumpyAdapter):
+    """Declares a defect its framework does not have: numpy's mean masks ignored positions, so
+    the demo case of mean-counts-ignored passes and shows nothing."""
+
+    name = "unshown-declaration"
+    conventions = (DocumentedConvention(
+        "mean-counts-ignored", "https://example.invalid/numpy", "ignored positions counted",
+        kind="defect", contradicts="a planted declaration", demo={"ignore_frac": 0.5}),)
+
+
+class UndemonstratedDeclarationAdapter(NumpyAdapter):
+    """Declares a convention with neither a demo case nor a reason why none can show it."""
+
+    name = "undemonstrated-declaration"
+    conventions = (DocumentedConvention(
+        "mean-counts-ignored", "https://example.invalid/numpy", "ignored positions counted",
+        kind="defect", contradicts="a planted declaration"),)

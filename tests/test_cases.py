@@ -9,6 +9,8 @@ from harness.cases import CaseFileError, case_id, load_case_file, load_cases, se
 from harness.dtypes import round_to_dtype
 from harness.inputs import generate_inputs
 
+pytestmark = pytest.mark.fast
+
 
 def write(tmp_path, text, name="g.yaml"):
     p = tmp_path / name

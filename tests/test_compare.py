@@ -6,6 +6,8 @@ import pytest
 from harness.compare import compare
 from harness.dtypes import round_to_dtype, ulp, ulp_distance
 
+pytestmark = pytest.mark.fast
+
 
 def test_ulp_matches_numpy_spacing_and_bfloat16_by_hand():
     for dt in ("float16", "float32", "float64"):

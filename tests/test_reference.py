@@ -25,6 +25,8 @@ from reference import (
     resolve_conventions,
 )
 
+pytestmark = pytest.mark.fast
+
 LOG = math.log
 X3 = np.log([1.0, 2.0, 3.0])  # softmax = [1/6, 1/3, 1/2]
 NLL3 = [LOG(6.0), LOG(3.0), LOG(2.0)]  # -log softmax(X3)

@@ -24,6 +24,8 @@ import pytest
 
 from reference import CONVENTIONS, _accurate, cross_entropy_grad, cross_entropy_grad_blocks
 
+pytestmark = pytest.mark.fast
+
 MODULE = sys.modules["reference.cross_entropy"]
 
 

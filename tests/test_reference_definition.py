@@ -3,11 +3,14 @@ cases (within float64 rounding: the definition is plain numpy, the implementatio
 few ULPs)."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reference
 from reference import definition
+
+pytestmark = pytest.mark.fast
 
 
 @st.composite

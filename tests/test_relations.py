@@ -13,6 +13,8 @@ from harness.cli import main
 from harness.inputs import generate_inputs
 from harness.relations import RELATIONS, partner, relation_checks, split
 
+pytestmark = pytest.mark.fast
+
 GRID = """\
 defaults: {dtype: float64, checks: [forward, grad]}
 blocks:

@@ -7,6 +7,8 @@ import reference
 from harness import bounds, render
 from harness.verdicts import judge
 
+pytestmark = pytest.mark.fast
+
 X = np.array([[1.0, 2.0, 0.5], [0.1, -1.0, 3.0]])
 LABEL = np.array([1, 2])
 W = np.array([1.0, 2.0, 0.5])

@@ -75,8 +75,13 @@ class DocumentedConvention:
     `scope` limits where the framework follows it: case parameters (and "check": forward or
     grad) to the values allowed, `excludes` to values not allowed; outside it the name is neither
     tried nor held against the framework. One name may be declared twice with disjoint scopes
-    (a convention where the docs state it, a defect where they say otherwise). A result the reference explains under a defect is `known-defect`, not
-    `divergent`."""
+    (a convention where the docs state it, a defect where they say otherwise). A result the
+    reference explains under a defect is `known-defect`, not `divergent`.
+
+    `demo` is the evidence run: case parameters in the case language (defaults: shape [6, 5],
+    float64, forward and grad; "checks" limits the checks that must show it) of a case on which
+    the reference explains the framework's numbers by this name. `no_demo` says why no case can
+    show it under the harness's settings. `harness.testing.check_adapter` runs every demo."""
 
     name: str
     link: str
@@ -87,6 +92,8 @@ class DocumentedConvention:
     upstream: str = ""
     scope: Mapping[str, tuple] = field(default_factory=dict)
     excludes: Mapping[str, tuple] = field(default_factory=dict)
+    demo: Mapping[str, Any] = field(default_factory=dict)
+    no_demo: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -358,7 +365,7 @@ def squeeze_label(label: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
 
 
 def keep_user_flags(env: Mapping[str, str], environ: Mapping[str, str],
-                    key: str = "XLA_FLAGS") -> dict[str, str]:
+                    key: str) -> dict[str, str]:
     """`env` with the user's own value of a flags variable after the adapter's (a later flag wins),
     so that a flag the user sets (an ISA cap, say) still reaches the framework."""
     env = dict(env)

@@ -134,7 +134,7 @@ class KerasAdapter(Adapter):
 
     @classmethod
     def worker_environment(cls, environ):
-        return keep_user_flags(cls.environment, environ)
+        return keep_user_flags(cls.environment, environ, "XLA_FLAGS")
 
     @classmethod
     def lower_dispatch(cls, level):
@@ -161,7 +161,8 @@ class KerasAdapter(Adapter):
                    '"sum_over_batch_size" and "mean" sum the loss and divide by the sample size, '
                    'and "mean_with_sample_weight" sums the loss and divides by the sum of the '
                    'sample weights.'),
-            upstream="https://github.com/keras-team/keras/issues/19740"),
+            upstream="https://github.com/keras-team/keras/issues/19740",
+            demo={"weight": "random", "reduction": "mean", "checks": ["forward", "grad"]}),
         DocumentedConvention(
             "probs-clipped", "https://keras.io/api/metrics/probabilistic_metrics/",
             "from_logits=False: p clipped to [eps, 1-eps], eps = keras.config.epsilon() = 1e-7; "
@@ -170,7 +171,8 @@ class KerasAdapter(Adapter):
             quote=("[categorical_crossentropy, the function both the loss and the metric call] "
                    "EPSILON = 1e-7, y = y_pred, y` = clip_ops.clip_by_value(output, EPSILON, "
                    "1. - EPSILON)"),
-            upstream="https://github.com/keras-team/keras/issues/17634"),
+            upstream="https://github.com/keras-team/keras/issues/17634",
+            demo={"input": "probs", "dist": "probs-zeros", "label": "soft", "reduction": "mean"}),
         DocumentedConvention(
             "empty-mean-zero", f"{TAG}/keras/src/losses/loss.py#L140-L219",
             "reduce_values/apply_mask divide with divide_no_nan: an all-ignored or zero-weight "
@@ -179,13 +181,15 @@ class KerasAdapter(Adapter):
             contradicts=("the docs are silent (the weakest call here: maintainers intend 0, "
                          "keras#21908); the documented mean over no position is 0/0, and "
                          "keras's own empty path (a loss of shape (0,)) returns the empty "
-                         "array instead of 0")),
+                         "array instead of 0"),
+            demo={"ignore_frac": 1.0, "reduction": "mean"}),
         DocumentedConvention(
             "empty-unreduced", f"{TAG}/keras/src/losses/loss.py#L140-L147",
             "reduce_values returns a 1-D empty loss (shape (0,)) unreduced for sum and mean",
             kind="defect",
             contradicts=("the docs say '\"sum\" sums the loss': a sum is a scalar, and a loss "
-                         "of shape (2, 0) does reduce (to 0) where shape (0,) does not")),
+                         "of shape (2, 0) does reduce (to 0) where shape (0,) does not"),
+            demo={"shape": [0, 5], "reduction": "mean"}),
         DocumentedConvention(
             "probs-clipped-renormalised", f"{TAG}/keras/src/backend/tensorflow/nn.py#L1432-L1440",
             "SparseCategoricalCrossentropy(from_logits=False): log(clip(p, eps, 1-eps)) is fed to "
@@ -195,7 +199,8 @@ class KerasAdapter(Adapter):
                          "TensorFlow backend's sparse loss renormalises after the clip (3.0e-7 "
                          "for a one-hot prediction) where the categorical loss and the sparse "
                          "loss of every other backend give 1.0e-7"),
-            upstream="https://github.com/keras-team/keras/issues/11801"),
+            upstream="https://github.com/keras-team/keras/issues/11801",
+            demo={"input": "probs", "dist": "probs-zeros", "label": "hard", "reduction": "none"}),
         DocumentedConvention(
             "probs-renormalised-clipped", f"{TAG}/keras/src/backend/tensorflow/nn.py#L1368-L1379",
             "CategoricalCrossentropy(from_logits=False): p / sum(p), then clip to [eps, 1-eps], "
@@ -205,7 +210,9 @@ class KerasAdapter(Adapter):
                          "distribution'): rows that do not sum to 1 are renormalised without a "
                          "word, so the loss is not the cross entropy of the probabilities given "
                          "(contested upstream, open)"),
-            upstream="https://github.com/keras-team/tf-keras/issues/47"),
+            upstream="https://github.com/keras-team/tf-keras/issues/47",
+            demo={"input": "probs", "dist": "probs-zeros", "label": "soft", "reduction": "mean",
+                  "checks": ["grad"]}),
         DocumentedConvention(
             "smoothing-classes-from-last-axis", "https://keras.io/api/losses/probabilistic_losses/",
             "categorical_crossentropy smooths with num_classes = y_true.shape[-1], not "
@@ -214,7 +221,9 @@ class KerasAdapter(Adapter):
             contradicts=("the docs smooth towards '0.1 / num_classes' along 'the features "
                          "axis' (axis); with axis != -1 keras divides by the last axis's size "
                          "(fixed after 3.15.1)"),
-            upstream="https://github.com/keras-team/keras/pull/23437"),
+            upstream="https://github.com/keras-team/keras/pull/23437",
+            demo={"shape": [4, 6, 5], "axis": 1, "label": "soft", "smoothing": 0.2,
+                  "reduction": "none", "checks": ["forward", "grad"]}),
         DocumentedConvention(
             "zero-q-neg-inf-nan", f"{TAG}/keras/src/backend/tensorflow/nn.py#L1362-L1366",
             "from_logits=True goes through tf.nn.softmax_cross_entropy_with_logits: q_c = 0 at a "
@@ -222,7 +231,8 @@ class KerasAdapter(Adapter):
             kind="defect",
             contradicts=("the docs are silent; a zero target adds nothing (0 log 0 = 0), and "
                          "the sparse loss gives the finite value (1.313) where the categorical "
-                         "loss gives NaN for the same row")),
+                         "loss gives NaN for the same row"),
+            demo={"label": "soft", "dist": "neginf", "reduction": "none"}),
         DocumentedConvention(
             "grad-assumes-normalised-labels",
             "https://www.tensorflow.org/api_docs/python/tf/nn/softmax_cross_entropy_with_logits",
@@ -232,7 +242,10 @@ class KerasAdapter(Adapter):
             contradicts=("TensorFlow's docs say of rows that are not distributions 'the "
                          "computation of the gradient will be incorrect'; keras says nothing, "
                          "and the op-determinism path returns the true derivative"),
-            upstream="https://github.com/tensorflow/tensorflow/issues/2327"),
+            upstream="https://github.com/tensorflow/tensorflow/issues/2327",
+            no_demo=("only the fused softmax_cross_entropy_with_logits kernel has it, and with op "
+                    "determinism on (the harness default) TF takes the log_softmax path; the "
+                    "grid's soft rows also sum to 1")),
     )
 
     def dispatch(self):

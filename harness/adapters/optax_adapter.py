@@ -188,12 +188,14 @@ class OptaxAdapter(Adapter):
                    "to optax.softmax_cross_entropy this function handles labels*logsoftmax"
                    "(logits) as 0 when logits=-inf and labels=0, following the convention "
                    "that 0 log 0 = 0"),
-            upstream=ISSUE_NEG_INF),
+            upstream=ISSUE_NEG_INF,
+            demo={"label": "soft", "dist": "neginf", "shape": [2, 32000], "dtype": "float16",
+                  "reduction": "none", "checks": ["forward"]}),
     )
 
     @classmethod
     def worker_environment(cls, environ):
-        return keep_user_flags(cls.environment, environ)
+        return keep_user_flags(cls.environment, environ, "XLA_FLAGS")
 
     @classmethod
     def lower_dispatch(cls, level):

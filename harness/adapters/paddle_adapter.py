@@ -128,7 +128,8 @@ class PaddleAdapter(Adapter):
                          "with class_index!=ignore_index'; weight=ones(C) gives the masked mean "
                          "where weight=None gives sum/N, and ignore_index=7 masks where -1 does "
                          "not (other code paths)"),
-            upstream="https://github.com/PaddlePaddle/Paddle/pull/76033"),
+            upstream="https://github.com/PaddlePaddle/Paddle/pull/76033",
+            demo={"ignore_frac": 0.5}),
         DocumentedConvention(
             "empty-mean-zero", f"{LOSS}#L3099-L3125",
             "mean divides by count + (count == 0) (also weight sums): all ignored or zero total "
@@ -136,7 +137,8 @@ class PaddleAdapter(Adapter):
             kind="defect",
             contradicts=("the docs are silent; the documented means are 0/0 there, and paddle's "
                          "own empty-input branch returns NaN on purpose ('when reduction is "
-                         "mean, use paddle.nan'), so two 'nothing to average' paths disagree")),
+                         "mean, use paddle.nan'), so two 'nothing to average' paths disagree"),
+            demo={"ignore_index": 2, "ignore_frac": 1.0}),
         DocumentedConvention(
             "softmax-shift-clipped-64", f"{TAG}/paddle/phi/kernels/funcs/softmax_impl.h#L33-L39",
             "ValueClip: shifted logits x - max are clipped at -64 before exp, so lp_c >= "
@@ -146,7 +148,8 @@ class PaddleAdapter(Adapter):
                          "'a more numerically stable computing' and no clip; the clip caps the "
                          "loss (64.41 for 102.41: mathematics), and after the max shift it is "
                          "not needed for stability"),
-            upstream="https://github.com/PaddlePaddle/Paddle/issues/20994"),
+            upstream="https://github.com/PaddlePaddle/Paddle/issues/20994",
+            demo={"dist": "large", "reduction": "sum"}),
         DocumentedConvention(
             "log-zero-1e20", f"{TAG}/paddle/phi/kernels/funcs/cross_entropy.h#L25-L45",
             "TolerableValue: -log(0) = inf is replaced by 1e20 (use_softmax=False; soft labels "
@@ -154,7 +157,9 @@ class PaddleAdapter(Adapter):
             kind="defect",
             contradicts=("the documented loss is -log(P) (inf at P = 0); the loss is capped at "
                          "1e20 while the gradient is -inf, so forward and gradient disagree"),
-            upstream="https://github.com/PaddlePaddle/Paddle/issues/9883"),
+            upstream="https://github.com/PaddlePaddle/Paddle/issues/9883",
+            demo={"input": "probs", "dist": "probs-zeros", "smoothing": 0.1, "reduction": "sum",
+                  "dtype": "float32"}),
         DocumentedConvention(
             "mean-counts-label-elements", f"{LOSS}#L3113-L3131",
             "mean with ignore_index >= 0 when the label is a [..., C] float tensor (soft labels "
@@ -164,7 +169,8 @@ class PaddleAdapter(Adapter):
             contradicts=("the docs say ignore_index is 'only valid when soft_label = False', yet "
                          "ignore_index=0 with soft labels (or any smoothing) changes the mean: "
                          "it divides by the label elements that differ from ignore_index, about "
-                         "C times the number of positions; the guard tests > 0, not >= 0")),
+                         "C times the number of positions; the guard tests > 0, not >= 0"),
+            demo={"label": "soft", "ignore_index": 0}),
         DocumentedConvention(
             "smoothing-skips-ignore", f"{LOSS}#L3008-L3021",
             "label_smoothing > 0 turns hard labels into smoothed one-hot rows and switches to the "
@@ -173,7 +179,9 @@ class PaddleAdapter(Adapter):
             kind="defect",
             contradicts=("the docs allow integer labels with label_smoothing and say a label "
                          "equal to ignore_index is ignored; with smoothing it is an ordinary "
-                         "class, and the default -100 in the labels raises")),
+                         "class, and the default -100 in the labels raises"),
+            demo={"ignore_index": 2, "ignore_frac": 0.5, "smoothing": 0.1, "reduction": "sum",
+                  "dtype": "float32"}),
         DocumentedConvention(
             "smoothing-coefficients-float32", f"{COMMON}#L2663",
             "label_smooth takes float(epsilon) as a float32 attribute and the one-hot rows are "
@@ -181,7 +189,8 @@ class PaddleAdapter(Adapter):
             kind="defect",
             contradicts=("a float64 call smooths with float32 coefficients: the documented "
                          "(1 - epsilon) * label + epsilon / C is off by about 1e-7 relative, "
-                         "beyond float64's rounding (precision, minor)")),
+                         "beyond float64's rounding (precision, minor)"),
+            demo={"smoothing": 0.1, "reduction": "sum"}),
         DocumentedConvention(
             "grad-assumes-normalised-labels",
             f"{TAG}/paddle/phi/kernels/cpu/cross_entropy_grad_kernel.cc",
@@ -189,7 +198,8 @@ class PaddleAdapter(Adapter):
             "sums to 1 (smoothed float32 rows do not, exactly)",
             quote=("If soft_label=True and no label_smoothing, the shape and data type should be "
                    "same with input, and the sum of the labels for each sample should be 1."),
-            upstream="https://github.com/PaddlePaddle/Paddle/issues/63678"),
+            upstream="https://github.com/PaddlePaddle/Paddle/issues/63678",
+            demo={"smoothing": 0.1}),
         DocumentedConvention(
             "smoothing-classes-from-last-axis", f"{COMMON}#L2663",
             "label_smooth divides epsilon by label.shape[-1], not by C, when the class axis is "
@@ -197,7 +207,9 @@ class PaddleAdapter(Adapter):
             kind="defect",
             contradicts=("the docs describe smoothing towards a uniform distribution over the "
                          "classes; with axis != -1 the smoothed rows do not sum to 1 (0.88), "
-                         "and the gradient is then wrong too")),
+                         "and the gradient is then wrong too"),
+            demo={"shape": [4, 6, 5], "axis": 1, "label": "soft", "smoothing": 0.2,
+                  "reduction": "sum", "dtype": "float32"}),
         DocumentedConvention(
             "none-keeps-class-axis", f"{LOSS}#L3152-L3155",
             "reduction='none' keeps a size-1 class axis for soft labels and for hard labels "
@@ -205,7 +217,8 @@ class PaddleAdapter(Adapter):
             quote=("If reduction is 'none': 1. If soft_label = False, the dimension of return "
                    "value is the same with label. 2. if soft_label = True, the dimension of "
                    "return value is [N_1, N_2, ..., N_k, 1]."),
-            scope={"label": ("soft", "hard-keepdim")}),
+            scope={"label": ("soft", "hard-keepdim")},
+            demo={"label": "soft", "reduction": "none"}),
         DocumentedConvention(
             "none-keeps-class-axis", f"{LOSS}#L3015-L3021",
             "label_smoothing with integer labels of the input's shape without the class axis: "
@@ -214,7 +227,8 @@ class PaddleAdapter(Adapter):
             contradicts=("the docs promise the label's shape for soft_label=False ('the "
                          "dimension of return value is the same with label'); with smoothing, "
                          "[N] labels give an [N, 1] loss"),
-            scope={"label": ("hard",)}, excludes={"smoothing": (0.0,)}),
+            scope={"label": ("hard",)}, excludes={"smoothing": (0.0,)},
+            demo={"smoothing": 0.1, "reduction": "none", "dtype": "float32"}),
     )
 
     def dispatch(self):

@@ -216,7 +216,7 @@ class TfNnAdapter(Adapter):
 
     @classmethod
     def worker_environment(cls, environ):
-        return keep_user_flags(cls.environment, environ)
+        return keep_user_flags(cls.environment, environ, "XLA_FLAGS")
 
     @classmethod
     def lower_dispatch(cls, level):
@@ -246,7 +246,8 @@ class TfNnAdapter(Adapter):
                          "requirement; the sparse op gives the finite loss for the same label "
                          "(0.6308), and the kernel's own gradient is finite (mathematics: a "
                          "zero target adds nothing)"),
-            upstream="https://github.com/tensorflow/tensorflow/issues/40606"),
+            upstream="https://github.com/tensorflow/tensorflow/issues/40606",
+            demo={"label": "soft", "dist": "neginf", "reduction": "none"}),
         DocumentedConvention(
             "grad-assumes-normalised-labels", DENSE_DOC,
             "dense op, fused kernel only (op determinism off): the gradient is softmax(x) - q; "
@@ -256,7 +257,10 @@ class TfNnAdapter(Adapter):
                          "computation of the gradient will be incorrect': it is not the "
                          "derivative of the documented forward value, and the op-determinism "
                          "path of the same call returns the true derivative"),
-            upstream="https://github.com/tensorflow/tensorflow/issues/2327"),
+            upstream="https://github.com/tensorflow/tensorflow/issues/2327",
+            no_demo=("only the fused softmax_cross_entropy_with_logits kernel has it, and with op "
+                    "determinism on (the harness default) TF takes the log_softmax path; the "
+                    "grid's soft rows also sum to 1")),
     )
 
     def dispatch(self):

@@ -111,7 +111,8 @@ class TorchAdapter(Adapter):
             quote=("[probability targets] l_n = - sum_{c=1}^C w_c log(exp(x_{n,c}) / sum_i "
                    "exp(x_{n,i})) y_{n,c} ... If reduction is not 'none' (default 'mean'), then "
                    "l(x, y) = sum_{n=1}^N l_n / N, if reduction = 'mean'"),
-            upstream="https://github.com/pytorch/pytorch/issues/107680"),
+            upstream="https://github.com/pytorch/pytorch/issues/107680",
+            demo={"label": "soft", "weight": "random", "reduction": "mean"}),
         DocumentedConvention(
             "zero-q-neg-inf-nan", LOSS_DOC,
             "probability targets: a class with target 0 and a -inf logit contributes 0 * -inf = "
@@ -121,7 +122,8 @@ class TorchAdapter(Adapter):
                          "class-index path gives the finite loss (0.000587), torch's own "
                          "gradient of the NaN loss is finite, and torch.special.xlogy defines "
                          "0 * log 0 = 0 (mathematics: a zero target adds nothing)"),
-            upstream=""),
+            upstream="",
+            demo={"label": "soft", "dist": "neginf", "reduction": "none"}),
         DocumentedConvention(
             "smoothing-weighted-torch", LOSS_DOC,
             "class indices + label_smoothing + weight: the mixture target weighted per class, "
@@ -129,7 +131,8 @@ class TorchAdapter(Adapter):
             quote=("label_smoothing: ... The targets become a mixture of the original ground "
                    "truth and a uniform distribution ... [class indices, mean] sum_{n=1}^N "
                    "l_n / sum_{n=1}^N w_{y_n} 1{y_n != ignore_index}"),
-            upstream="https://github.com/pytorch/pytorch/pull/63122"),
+            upstream="https://github.com/pytorch/pytorch/pull/63122",
+            demo={"smoothing": 0.1, "weight": "random", "reduction": "mean"}),
     )
 
     def dispatch(self):
