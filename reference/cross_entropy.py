@@ -35,6 +35,7 @@ exactly what it computed without them; the cruder rules are float64, not held to
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -101,7 +102,7 @@ def cross_entropy(
                 if p.needs_nan_check:
                     pieces.nan[rows] = p.nan_positions(x, s, e)
                 if p.use_softmax:
-                    _softmax_sums(x, terms, ws, pieces, rows, p.shift_floor, p.softmax_log_cap)
+                    _softmax_sums(x, terms, ws, pieces, rows, p.rules.shift_floor, p.rules.softmax_log_cap)
                 else:
                     _log_prob_sums(x, terms, p, ws, pieces, rows)
             c1, c2, d, _ = p.coefficients(
@@ -259,7 +260,7 @@ class _GradPlan:
         g = None if self.g_is_one else self.g[s:e]
         if p.use_softmax:
             assumed = None if self.assumed is None else self.assumed[s:e]
-            _softmax_grad_block(x, terms, coefs, ws, out, p.shift_floor, assumed, g)
+            _softmax_grad_block(x, terms, coefs, ws, out, p.rules.shift_floor, assumed, g)
         else:
             _log_prob_grad_block(x, terms, coefs, p, ws, out)
             if g is not None:
@@ -358,46 +359,15 @@ class _Problem:
             self.none_shape = shape[: self.axis] + (1,) + shape[self.axis + 1 :]
 
     def _init_smoothing(self) -> None:
-        """`one_minus_e` and `e_over_c` (double-doubles): `q' = one_minus_e * q + e_over_c`."""
-        e = self.smoothing
         # smoothing-classes-from-last-axis: e / input.shape[-1] whatever the class axis
         cs = self.input_shape[-1] if self.conv.smoothing_classes == "last-axis" else self.C
-        zero = np.float64(0.0)
-        if self.conv.smoothing_precision == "float32" and e > 0.0:
-            # float32 smoothing: epsilon as a float32, `(1 - epsilon) * label + epsilon / label_dim`
-            # in the label's type; hard labels are float32 one-hot rows.
-            e32 = np.float32(e)
-            a = np.float32(1.0) - e32
-            b = e32 / np.float32(cs)
-            self.q_hot = np.float64(np.float32(a + b))
-            if self.soft:
-                self.one_minus_e = (np.float64(a), zero)
-            else:  # q_y = f32(a * 1 + b), q_c = b: coefficient of the one-hot q_y - b, exactly
-                self.one_minus_e = acc.two_sum(self.q_hot, -np.float64(b))
-            self.e_over_c = (np.float64(b), zero)
-        else:
-            self.one_minus_e = acc.two_sum(1.0, -e)
-            # e / C as a double-double: hi = fl(e / C), lo = (e - hi * C) / C.
-            eh = np.float64(e) / cs
-            ph, pl = acc.two_prod(eh, np.float64(cs))
-            self.e_over_c = acc.fast_two_sum(eh, ((e - ph) - pl) / cs)
-            self.q_hot = np.float64(acc.dd_add(*self.one_minus_e, *self.e_over_c)[0])
-        # the smoothed one-hot row's values in float64 (hot: the label's class), for comparisons
-        self.q_cold = np.float64(self.e_over_c[0])
+        self.one_minus_e, self.e_over_c, self.q_hot, self.q_cold = _smoothing_coefficients(
+            self.smoothing, cs, self.conv.smoothing_precision == "float32", self.soft)
 
     def _init_value_rules(self) -> None:
         """Conventions that change the log-probabilities themselves (not the coefficients)."""
         conv = self.conv
-        self.clip_eps = 0.0 if self.use_softmax else float(conv.probs_clip_eps)
-        self.renormalise = "none" if self.use_softmax else conv.probs_renormalise
-        if self.renormalise != "none" and not self.clip_eps:
-            self.clip_eps = DEFAULT_CLIP_EPS
-        floor = float(conv.softmax_shift_floor)
-        self.shift_floor = floor if self.use_softmax and floor > -np.inf else None
-        cap = float(conv.log_inf_value)
-        self.log_cap = cap if cap < np.inf else None
-        # with softmax, log p = -inf only at a -inf logit (never once the shift is clipped)
-        self.softmax_log_cap = self.log_cap if self.shift_floor is None else None
+        self.rules = _ValueRules.of(conv, self.use_softmax)
         dense_target = self.soft or self.smoothing > 0.0
         self.needs_nan_check = conv.zero_times_inf == "nan" and dense_target
         self.needs_label_count = (
@@ -405,62 +375,17 @@ class _Problem:
             and self.ignore_index >= 0 and dense_target
         )
         # dense targets: the gradient -r/p without the 0 at r == 0 (log-zero-1e20, literally)
-        self.literal_probs_grad = self.log_cap is not None and dense_target
+        self.literal_probs_grad = self.rules.log_cap is not None and dense_target
 
     def _init_hard_label(self, label) -> None:
-        y = np.asarray(label)
-        if y.dtype.kind not in "iu":
-            raise ValueError(
-                "label: hard labels (soft_label=False) must be integer class indices, got dtype "
-                f"{y.dtype}; pass soft_label=True for per-class probabilities"
-            )
-        with_axis = self.input_shape[: self.axis] + (1,) + self.input_shape[self.axis + 1 :]
-        self.label_has_class_axis = y.shape == with_axis and y.shape != self.outer_shape
-        if self.label_has_class_axis:
-            y = np.squeeze(y, axis=self.axis)
-        elif y.shape != self.outer_shape:
-            raise ValueError(
-                f"label: shape {y.shape} fits neither hard-label rule for input shape "
-                f"{self.input_shape} with axis={self.axis}: expected {self.outer_shape} "
-                f"(class axis removed) or {with_axis} (class axis of size 1)"
-            )
-        if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
-            # the int64 cast below would wrap such a label (2**64 - 100 -> -100 == ignore_index)
-            raise ValueError(
-                f"label: {int(y.max())} is out of range for {self.C} classes"
-            )
-        y = np.ascontiguousarray(y).reshape(-1).astype(np.int64, copy=False)
-        # smoothing-skips-ignore: with label smoothing nothing is ignored (hard labels are one-hot encoded first)
+        # smoothing-skips-ignore: with label smoothing nothing is ignored (hard labels are one-hot
+        # encoded first)
         skips = self.conv.smoothing_skips_ignore and self.smoothing > 0.0
-        ignored = np.zeros(y.shape, dtype=bool) if skips else y == self.ignore_index
-        bad = ~ignored & ((y < 0) | (y >= self.C))
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            where = np.unravel_index(first, self.outer_shape) if self.outer_shape else ()
-            why = (
-                " (smoothing-skips-ignore: with label smoothing ignore_index is not applied)"
-                if skips and np.any(y[bad] == self.ignore_index) else ""
-            )
-            raise ValueError(
-                f"label: {int(bad.sum())} value(s) outside [0, {self.C}) and not equal to "
-                f"ignore_index={self.ignore_index}; first: {int(y[first])} at position "
-                f"{tuple(int(i) for i in where)}{why}"
-            )
-        self.ignored = ignored
-        self.y = np.where(ignored, 0, y)  # a valid index to gather with; its coefficient is 0
+        self.y, self.ignored, self.label_has_class_axis = _hard_labels(
+            label, self.input_shape, self.axis, self.C, self.ignore_index, skips)
 
     def _init_soft_label(self, label) -> None:
-        q = _real_array("label", label)
-        if q.shape != self.input_shape:
-            raise ValueError(
-                f"label: soft labels must have the input's shape {self.input_shape}, got {q.shape}"
-            )
-        if self.ignore_index > 0:
-            raise ValueError(
-                f"ignore_index: must not be > 0 with soft labels (the contract forbids it), got "
-                f"{self.ignore_index}; soft labels never ignore a position"
-            )
-        self.soft_rows = _Rows(q, self.axis)
+        self.soft_rows = _soft_labels(label, self.input_shape, self.axis, self.ignore_index)
         self.ignored = None
         self.label_has_class_axis = False
 
@@ -534,7 +459,7 @@ class _Problem:
     def nan_positions(self, x: np.ndarray, s: int, e: int) -> np.ndarray:
         """zero-q-neg-inf-nan: positions [s, e) with a zero target where `lp` is not finite."""
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            lp = self.plain_log_probs(x)
+            lp = self.rules.log_probs(x)
             if self.soft:
                 q = np.asarray(self.soft_rows.block(s, e), dtype=np.float64)
                 if self.smoothing > 0.0:
@@ -546,29 +471,6 @@ class _Problem:
         if self.ignored is not None:
             flag &= ~self.ignored[s:e]
         return flag
-
-    def plain_log_probs(self, x: np.ndarray) -> np.ndarray:
-        """The log-probabilities of a block under the value conventions, plainly evaluated.
-
-        For which of them are finite only: the loss itself is computed accurately elsewhere.
-        """
-        if self.use_softmax:
-            t = x - np.max(x, axis=1, keepdims=True)
-            if self.shift_floor is not None:
-                t = np.where(t < self.shift_floor, self.shift_floor, t)
-            lp = t - np.log(np.sum(np.exp(t), axis=1, keepdims=True))
-        else:
-            p, eps = x, self.clip_eps
-            if self.renormalise == "before-clip":
-                p = p / np.sum(p, axis=1, keepdims=True)
-            if eps:
-                p = np.clip(p, eps, 1.0 - eps)
-            lp = np.log(p)
-            if self.renormalise == "after-clip":
-                lp = lp - np.log(np.sum(p, axis=1, keepdims=True))
-        if self.log_cap is not None:
-            lp = np.where(np.isinf(lp), np.copysign(self.log_cap, lp), lp)
-        return lp
 
     def _coefficients(self, a: int, b: int, wq):
         n = b - a
@@ -634,6 +536,140 @@ class _Problem:
                 f"grad_output: expected the shape of the 'none' output {self.none_shape}, "
                 f"got {g.shape}"
             ) from None
+
+
+def _smoothing_coefficients(e: float, cs: int, float32: bool, soft: bool):
+    """`(one_minus_e, e_over_c, q_hot, q_cold)`: the double-doubles of `q' = one_minus_e * q +
+    e_over_c` for smoothing `e` over `cs` classes, and the smoothed one-hot row's values in
+    float64 (hot: the label's class), for comparisons. `float32`: smoothing-coefficients-float32."""
+    zero = np.float64(0.0)
+    if float32 and e > 0.0:
+        # float32 smoothing: epsilon as a float32, `(1 - epsilon) * label + epsilon / label_dim`
+        # in the label's type; hard labels are float32 one-hot rows.
+        e32 = np.float32(e)
+        a = np.float32(1.0) - e32
+        b = e32 / np.float32(cs)
+        q_hot = np.float64(np.float32(a + b))
+        if soft:
+            one_minus_e = (np.float64(a), zero)
+        else:  # q_y = f32(a * 1 + b), q_c = b: coefficient of the one-hot q_y - b, exactly
+            one_minus_e = acc.two_sum(q_hot, -np.float64(b))
+        e_over_c = (np.float64(b), zero)
+    else:
+        one_minus_e = acc.two_sum(1.0, -e)
+        # e / C as a double-double: hi = fl(e / C), lo = (e - hi * C) / C.
+        eh = np.float64(e) / cs
+        ph, pl = acc.two_prod(eh, np.float64(cs))
+        e_over_c = acc.fast_two_sum(eh, ((e - ph) - pl) / cs)
+        q_hot = np.float64(acc.dd_add(*one_minus_e, *e_over_c)[0])
+    return one_minus_e, e_over_c, q_hot, np.float64(e_over_c[0])
+
+
+@dataclass(frozen=True)
+class _ValueRules:
+    """The conventions that change the log-probabilities themselves: the probability clip and
+    renormalisation (use_softmax=False), the softmax shift floor, the cap on log 0."""
+
+    use_softmax: bool
+    clip_eps: float
+    renormalise: str  # "none", "before-clip", "after-clip"
+    shift_floor: float | None
+    log_cap: float | None
+    softmax_log_cap: float | None  # with softmax, log p = -inf only at a -inf logit
+
+    @classmethod
+    def of(cls, conv: Conventions, use_softmax: bool) -> "_ValueRules":
+        clip_eps = 0.0 if use_softmax else float(conv.probs_clip_eps)
+        renormalise = "none" if use_softmax else conv.probs_renormalise
+        if renormalise != "none" and not clip_eps:
+            clip_eps = DEFAULT_CLIP_EPS
+        floor = float(conv.softmax_shift_floor)
+        shift_floor = floor if use_softmax and floor > -np.inf else None
+        cap = float(conv.log_inf_value)
+        log_cap = cap if cap < np.inf else None
+        # (never once the shift is clipped)
+        return cls(use_softmax, clip_eps, renormalise, shift_floor, log_cap,
+                   log_cap if shift_floor is None else None)
+
+    def log_probs(self, x: np.ndarray) -> np.ndarray:
+        """The log-probabilities of a (positions, C) block under these rules, plainly evaluated.
+
+        For which of them are finite only: the loss itself is computed accurately elsewhere.
+        """
+        if self.use_softmax:
+            t = x - np.max(x, axis=1, keepdims=True)
+            if self.shift_floor is not None:
+                t = np.where(t < self.shift_floor, self.shift_floor, t)
+            lp = t - np.log(np.sum(np.exp(t), axis=1, keepdims=True))
+        else:
+            p, eps = x, self.clip_eps
+            if self.renormalise == "before-clip":
+                p = p / np.sum(p, axis=1, keepdims=True)
+            if eps:
+                p = np.clip(p, eps, 1.0 - eps)
+            lp = np.log(p)
+            if self.renormalise == "after-clip":
+                lp = lp - np.log(np.sum(p, axis=1, keepdims=True))
+        if self.log_cap is not None:
+            lp = np.where(np.isinf(lp), np.copysign(self.log_cap, lp), lp)
+        return lp
+
+
+def _hard_labels(label, input_shape, axis: int, C: int, ignore_index: int, skips: bool):
+    """Validated hard labels: `(y, ignored, label_has_class_axis)`, `y` the flat int64 class of
+    each position (0 where ignored: a valid index to gather with; its coefficient is 0).
+    `skips`: smoothing-skips-ignore (nothing is ignored)."""
+    y = np.asarray(label)
+    if y.dtype.kind not in "iu":
+        raise ValueError(
+            "label: hard labels (soft_label=False) must be integer class indices, got dtype "
+            f"{y.dtype}; pass soft_label=True for per-class probabilities"
+        )
+    outer_shape = input_shape[:axis] + input_shape[axis + 1 :]
+    with_axis = input_shape[:axis] + (1,) + input_shape[axis + 1 :]
+    has_class_axis = y.shape == with_axis and y.shape != outer_shape
+    if has_class_axis:
+        y = np.squeeze(y, axis=axis)
+    elif y.shape != outer_shape:
+        raise ValueError(
+            f"label: shape {y.shape} fits neither hard-label rule for input shape "
+            f"{input_shape} with axis={axis}: expected {outer_shape} "
+            f"(class axis removed) or {with_axis} (class axis of size 1)"
+        )
+    if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
+        # the int64 cast below would wrap such a label (2**64 - 100 -> -100 == ignore_index)
+        raise ValueError(f"label: {int(y.max())} is out of range for {C} classes")
+    y = np.ascontiguousarray(y).reshape(-1).astype(np.int64, copy=False)
+    ignored = np.zeros(y.shape, dtype=bool) if skips else y == ignore_index
+    bad = ~ignored & ((y < 0) | (y >= C))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        where = np.unravel_index(first, outer_shape) if outer_shape else ()
+        why = (
+            " (smoothing-skips-ignore: with label smoothing ignore_index is not applied)"
+            if skips and np.any(y[bad] == ignore_index) else ""
+        )
+        raise ValueError(
+            f"label: {int(bad.sum())} value(s) outside [0, {C}) and not equal to "
+            f"ignore_index={ignore_index}; first: {int(y[first])} at position "
+            f"{tuple(int(i) for i in where)}{why}"
+        )
+    return np.where(ignored, 0, y), ignored, has_class_axis
+
+
+def _soft_labels(label, input_shape, axis: int, ignore_index: int) -> "_Rows":
+    """Validated soft labels, as (positions, C) rows."""
+    q = _real_array("label", label)
+    if q.shape != input_shape:
+        raise ValueError(
+            f"label: soft labels must have the input's shape {input_shape}, got {q.shape}"
+        )
+    if ignore_index > 0:
+        raise ValueError(
+            f"ignore_index: must not be > 0 with soft labels (the contract forbids it), got "
+            f"{ignore_index}; soft labels never ignore a position"
+        )
+    return _Rows(q, axis)
 
 
 def _flag(name: str, value) -> bool:
@@ -764,7 +800,7 @@ def _combine(p: _Problem, pieces: _Pieces, coefficients):
     zero = np.zeros(n)
     if p.use_softmax:
         L = acc.log1p_dd(*acc.dd_add(*pieces.tail, pieces.tail_corr, zero))
-    elif p.renormalise == "after-clip":
+    elif p.rules.renormalise == "after-clip":
         L = acc.log1p_dd(*pieces.tail)  # log sum_c cp_c
     else:
         L = (zero, zero)
@@ -775,12 +811,12 @@ def _combine(p: _Problem, pieces: _Pieces, coefficients):
             A = (mh, ml)
         elif kind == "index":
             A = acc.two_sum(pieces.m, -mh)
-            if p.shift_floor is not None:  # -s_y = min(m - x_y, -floor)
-                top = -p.shift_floor
+            if p.rules.shift_floor is not None:  # -s_y = min(m - x_y, -floor)
+                top = -p.rules.shift_floor
                 over = (A[0] > top) | ((A[0] == top) & (A[1] > 0.0))
                 A = (np.where(over, top, A[0]), np.where(over, 0.0, A[1]))
-            elif p.softmax_log_cap is not None:  # a -inf logit: -lp_y = cap
-                capped = acc.dd_add(p.softmax_log_cap, 0.0, -L[0], -L[1])
+            elif p.rules.softmax_log_cap is not None:  # a -inf logit: -lp_y = cap
+                capped = acc.dd_add(p.rules.softmax_log_cap, 0.0, -L[0], -L[1])
                 inf = A[0] == np.inf
                 A = (np.where(inf, capped[0], A[0]), np.where(inf, capped[1], A[1]))
         else:
@@ -1062,9 +1098,9 @@ def _cap_infinities(a: np.ndarray, cap) -> np.ndarray:
 def _log_prob_sums(p_block, terms, p: _Problem, ws, pieces: _Pieces, rows: slice) -> None:
     """Each term's `sum_c v_c (-log p_c)` for a block of probability rows into `pieces[rows]`."""
     n, C = p_block.shape
-    eps, cap = p.clip_eps, p.log_cap
+    eps, cap = p.rules.clip_eps, p.rules.log_cap
     nlp = None
-    if p.renormalise != "none":
+    if p.rules.renormalise != "none":
         nlp = ws.t[:n]
         _renormalised_neg_log(p_block, p, ws, nlp, pieces, rows)
     for i, term in enumerate(terms):
@@ -1108,9 +1144,9 @@ def _renormalised_neg_log(p_block, p: _Problem, ws, nlp, pieces: _Pieces, rows: 
     """The clip rules: `nlp = -log` of the clipped (after-clip) or renormalised-then-clipped
     (before-clip) probabilities; after-clip also stores `sum_c cp_c - 1` in `pieces.tail`."""
     n = p_block.shape[0]
-    eps = p.clip_eps
+    eps = p.rules.clip_eps
     scratch = ws.scratch[:n]
-    if p.renormalise == "after-clip":
+    if p.rules.renormalise == "after-clip":
         np.clip(p_block, eps, 1.0 - eps, out=nlp)
         sh, sl = acc.row_sums(nlp, scratch)
         _put(pieces.tail, rows, acc.dd_add(sh, sl, -1.0, 0.0))
@@ -1135,8 +1171,8 @@ def _log_prob_grad_block(p_block, terms, coefs, p: _Problem, ws, out) -> None:
     """`out = -r / p` (0 where r == 0, and where the clip is active); the
     renormalising rules and the literal `-q / p` (log-zero-1e20) as the conventions say."""
     n, C = p_block.shape
-    eps = p.clip_eps
-    r = out if p.renormalise == "none" else np.empty((n, C))
+    eps = p.rules.clip_eps
+    r = out if p.rules.renormalise == "none" else np.empty((n, C))
     r.fill(0.0)
     for term, c in zip(terms, coefs):
         if term[0] == "index":
@@ -1147,14 +1183,14 @@ def _log_prob_grad_block(p_block, terms, coefs, p: _Problem, ws, out) -> None:
             r += c[:, None] * term[1]
     pv = ws.t[:n]
     np.copyto(pv, p_block)
-    if p.renormalise == "after-clip":
+    if p.rules.renormalise == "after-clip":
         # l = -sum_c r_c (log cp_c - log sum_k cp_k): dl/dp_c = [inside] (R / sum cp - r_c / p_c)
         inside = (pv >= eps) & (pv <= 1.0 - eps)
         cp_sum = np.clip(pv, eps, 1.0 - eps).sum(axis=1, keepdims=True)
         g = r.sum(axis=1, keepdims=True) / cp_sum - r / pv
         np.copyto(out, np.where(inside, g, 0.0))
         return
-    if p.renormalise == "before-clip":
+    if p.rules.renormalise == "before-clip":
         # l = -sum_c r_c log clip(p_c / S): dl/dp_c = -[inside_c] r_c / p_c + sum_inside r / S
         s = pv.sum(axis=1, keepdims=True)
         inside = ((pv / s) >= eps) & ((pv / s) <= 1.0 - eps)
