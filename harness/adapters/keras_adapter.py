@@ -33,12 +33,10 @@ The call is plain Python (`keras_cross_entropy`), and the reproducer is its own 
 
 from __future__ import annotations
 
-from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
-                                   keep_user_flags)
-from harness.adapters.tf_adapter import (TENSORFLOW_DISPATCH, TENSORFLOW_ENV, TF_MEMORY_FACTORS,
-                                         lower_tensorflow_dispatch, op_determinism,
-                                         tensorflow_dispatch, tensorflow_setup, tf_device,
-                                         tf_tensor, tf_value_or_gradient)
+from harness.adapters.base import COMPOSED, NATIVE, Capabilities, DocumentedConvention
+from harness.adapters.tf_adapter import (NOT_SHOWN_FUSED_GRADIENT, TENSORFLOW_ENV,
+                                         TensorFlowWorker, op_determinism, tensorflow_setup,
+                                         tf_device, tf_tensor, tf_value_or_gradient)
 
 TAG = "https://github.com/keras-team/keras/blob/v3.15.1"
 
@@ -122,23 +120,13 @@ def keras_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_labe
                                     want_grad=want_grad)
 
 
-class KerasAdapter(Adapter):
+class KerasAdapter(TensorFlowWorker):
     name = "keras"
     module = "keras"
     distribution = "keras"
-    extra = "tensorflow"
     requires = ("keras", "tensorflow")
     position = 40
     environment = {**TENSORFLOW_ENV, "KERAS_BACKEND": "tensorflow"}
-    dispatch_variables = TENSORFLOW_DISPATCH
-
-    @classmethod
-    def worker_environment(cls, environ):
-        return keep_user_flags(cls.environment, environ, "XLA_FLAGS")
-
-    @classmethod
-    def lower_dispatch(cls, level):
-        return lower_tensorflow_dispatch(level)
     api = "keras.losses.SparseCategoricalCrossentropy / keras.losses.CategoricalCrossentropy"
     capabilities = Capabilities(
         dtypes=("float16", "bfloat16", "float32", "float64"),
@@ -147,7 +135,6 @@ class KerasAdapter(Adapter):
                   "reduction_none": NATIVE, "reduction_sum": NATIVE, "reduction_mean": NATIVE},
         devices=("cpu", "gpu"),
     )
-    memory_factors = TF_MEMORY_FACTORS  # measured with tf.nn's
     # kinds and evidence: docs/research-frameworks.md (keras); the installed keras is v3.15.1
     conventions = (
         DocumentedConvention(
@@ -243,13 +230,8 @@ class KerasAdapter(Adapter):
                          "computation of the gradient will be incorrect'; keras says nothing, "
                          "and the op-determinism path returns the true derivative"),
             upstream="https://github.com/tensorflow/tensorflow/issues/2327",
-            no_demo=("only the fused softmax_cross_entropy_with_logits kernel has it, and with op "
-                    "determinism on (the harness default) TF takes the log_softmax path; the "
-                    "grid's soft rows also sum to 1")),
+            no_demo=NOT_SHOWN_FUSED_GRADIENT),
     )
-
-    def dispatch(self):
-        return tensorflow_dispatch()
 
     def setup(self):
         return keras_setup(self.device, op_determinism())

@@ -205,14 +205,20 @@ def tf_nn_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_labe
 TF_MEMORY_FACTORS = {"forward": 6.0, "grad": 8.0}
 
 
-class TfNnAdapter(Adapter):
-    name = "tf.nn"
-    module = "tensorflow"
-    distribution = "tensorflow-cpu"
+# grad-assumes-normalised-labels cannot show under the harness's settings
+NOT_SHOWN_FUSED_GRADIENT = (
+    "only the fused softmax_cross_entropy_with_logits kernel has it, and with op determinism on "
+    "(the harness default) TF takes the log_softmax path; the grid's soft rows also sum to 1")
+
+
+class TensorFlowWorker(Adapter):
+    """What every adapter on TensorFlow (tf.nn, keras) shares: its worker's variables, its
+    dispatch, its memory."""
+
     extra = "tensorflow"
-    position = 30
     environment = TENSORFLOW_ENV
     dispatch_variables = TENSORFLOW_DISPATCH
+    memory_factors = TF_MEMORY_FACTORS
 
     @classmethod
     def worker_environment(cls, environ):
@@ -221,6 +227,16 @@ class TfNnAdapter(Adapter):
     @classmethod
     def lower_dispatch(cls, level):
         return lower_tensorflow_dispatch(level)
+
+    def dispatch(self):
+        return tensorflow_dispatch()
+
+
+class TfNnAdapter(TensorFlowWorker):
+    name = "tf.nn"
+    module = "tensorflow"
+    distribution = "tensorflow-cpu"
+    position = 30
     api = "tf.nn.sparse_softmax_cross_entropy_with_logits / tf.nn.softmax_cross_entropy_with_logits"
     capabilities = Capabilities(
         dtypes=("float16", "bfloat16", "float32", "float64"),
@@ -235,7 +251,6 @@ class TfNnAdapter(Adapter):
         },
         devices=("cpu", "gpu"),
     )
-    memory_factors = TF_MEMORY_FACTORS
     conventions = (
         DocumentedConvention(
             "zero-q-neg-inf-nan", DENSE_DOC,
@@ -258,13 +273,8 @@ class TfNnAdapter(Adapter):
                          "derivative of the documented forward value, and the op-determinism "
                          "path of the same call returns the true derivative"),
             upstream="https://github.com/tensorflow/tensorflow/issues/2327",
-            no_demo=("only the fused softmax_cross_entropy_with_logits kernel has it, and with op "
-                    "determinism on (the harness default) TF takes the log_softmax path; the "
-                    "grid's soft rows also sum to 1")),
+            no_demo=NOT_SHOWN_FUSED_GRADIENT),
     )
-
-    def dispatch(self):
-        return tensorflow_dispatch()
 
     def setup(self):
         return tensorflow_setup(self.device, op_determinism())
