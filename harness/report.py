@@ -22,6 +22,15 @@ from harness.verdicts import ORDER, Verdict
 FORMAT = "xent-parity-results/1"
 
 
+def shown_path(path: str) -> str:
+    """`path` relative to the current directory where it lies below it (a report does not show
+    the checkout's absolute location), else as given."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(path)
+
+
 def atomic_write(path: str | Path, text: str | bytes) -> None:
     """Write text (UTF-8) or bytes to `path` atomically: a temporary file in the same folder,
     fsync, os.replace. Keeps the permissions of the file it replaces (0644 for a new one, not
@@ -181,7 +190,8 @@ def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | No
     exp = doc.get("expectations")
     if exp and exp.get("file"):
         reviewed = sum(1 for r in recs if r.get("expectation", {}).get("holds"))
-        out += [f"Reviewed known divergences (`{exp['file']}`): {reviewed} results as expected, "
+        out += [f"Reviewed known divergences (`{shown_path(exp['file'])}`): {reviewed} results "
+                f"as expected, "
                 f"{exp.get('broken', 0)} no longer as expected, {exp.get('unexplained', 0)} "
                 "results other than pass/unsupported with no reviewed entry.", ""]
     matrix: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
