@@ -382,7 +382,7 @@ class _Problem:
         # encoded first)
         skips = self.conv.smoothing_skips_ignore and self.smoothing > 0.0
         self.y, self.ignored, self.label_has_class_axis = _hard_labels(
-            label, self.input_shape, self.axis, self.C, self.ignore_index, skips)
+            label, self.input_shape, self.outer_shape, self.axis, self.C, self.ignore_index, skips)
 
     def _init_soft_label(self, label) -> None:
         self.soft_rows = _soft_labels(label, self.input_shape, self.axis, self.ignore_index)
@@ -575,7 +575,8 @@ class _ValueRules:
     renormalise: str  # "none", "before-clip", "after-clip"
     shift_floor: float | None
     log_cap: float | None
-    softmax_log_cap: float | None  # with softmax, log p = -inf only at a -inf logit
+    # with softmax, log p = -inf only at a -inf logit, and never once the shift is clipped
+    softmax_log_cap: float | None
 
     @classmethod
     def of(cls, conv: Conventions, use_softmax: bool) -> "_ValueRules":
@@ -587,7 +588,6 @@ class _ValueRules:
         shift_floor = floor if use_softmax and floor > -np.inf else None
         cap = float(conv.log_inf_value)
         log_cap = cap if cap < np.inf else None
-        # (never once the shift is clipped)
         return cls(use_softmax, clip_eps, renormalise, shift_floor, log_cap,
                    log_cap if shift_floor is None else None)
 
@@ -615,7 +615,8 @@ class _ValueRules:
         return lp
 
 
-def _hard_labels(label, input_shape, axis: int, C: int, ignore_index: int, skips: bool):
+def _hard_labels(label, input_shape, outer_shape, axis: int, C: int, ignore_index: int,
+                 skips: bool):
     """Validated hard labels: `(y, ignored, label_has_class_axis)`, `y` the flat int64 class of
     each position (0 where ignored: a valid index to gather with; its coefficient is 0).
     `skips`: smoothing-skips-ignore (nothing is ignored)."""
@@ -625,7 +626,6 @@ def _hard_labels(label, input_shape, axis: int, C: int, ignore_index: int, skips
             "label: hard labels (soft_label=False) must be integer class indices, got dtype "
             f"{y.dtype}; pass soft_label=True for per-class probabilities"
         )
-    outer_shape = input_shape[:axis] + input_shape[axis + 1 :]
     with_axis = input_shape[:axis] + (1,) + input_shape[axis + 1 :]
     has_class_axis = y.shape == with_axis and y.shape != outer_shape
     if has_class_axis:

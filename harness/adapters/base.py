@@ -353,17 +353,6 @@ def accelerator(device: str) -> str:
     return "gpu" if device in ("cuda", "gpu") else device
 
 
-def move_class_axis_last(a: np.ndarray, axis: int) -> np.ndarray:
-    return np.moveaxis(a, axis, -1)
-
-
-def squeeze_label(label: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
-    """Hard labels without the size-1 class axis (the shape most APIs want)."""
-    if params["label_kind"] == "hard-keepdim":
-        return np.squeeze(label, axis=params["axis"])
-    return label
-
-
 def keep_user_flags(env: Mapping[str, str], environ: Mapping[str, str],
                     key: str) -> dict[str, str]:
     """`env` with the user's own value of a flags variable after the adapter's (a later flag wins),

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 from harness.adapters.base import COMPOSED, NATIVE, Capabilities, DocumentedConvention
 from harness.adapters.tf_adapter import (NOT_SHOWN_FUSED_GRADIENT, TENSORFLOW_ENV,
-                                         TensorFlowWorker, op_determinism, tensorflow_setup,
-                                         tf_device, tf_tensor, tf_value_or_gradient)
+                                         TensorFlowWorker, tensorflow_setup, tf_tensor,
+                                         tf_run)
 
 TAG = "https://github.com/keras-team/keras/blob/v3.15.1"
 
@@ -71,13 +71,12 @@ def keras_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_labe
     """keras's categorical (soft labels) or sparse categorical (hard labels) loss object, class
     weights as the sample_weight users pass; the loss or its gradient by tf.GradientTape."""
     import keras
-    import tensorflow as tf
 
     nd, ax = x.ndim, axis % x.ndim
     C, e = x.shape[ax], label_smoothing
     common = dict(from_logits=from_logits, reduction=reduction, dtype=dtype)
 
-    def soft(xt):
+    def soft(xt, y, w):
         smooth = {"label_smoothing": e} if e > 0 else {}
         loss_fn = keras.losses.CategoricalCrossentropy(**common, **smooth, axis=axis)
         if w is None:
@@ -87,7 +86,7 @@ def keras_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_labe
         sw = keras.ops.sum(qs * keras.ops.reshape(w, bshape), axis=axis)  # sum_c w_c q_c
         return loss_fn(y, xt, sample_weight=sw)
 
-    def hard(xt):
+    def hard(xt, y, w):
         labels, z = y, xt
         if ax != nd - 1:
             z = keras.ops.moveaxis(xt, axis, -1)  # SparseCategoricalCrossentropy: only axis=-1
@@ -112,12 +111,8 @@ def keras_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_labe
             y_pos = keras.ops.where(keras.ops.equal(y_pos, ignore_class), 0, y_pos)
         return loss_fn(labels, z, sample_weight=keras.ops.take(w, y_pos))
 
-    with tf.device(device):
-        xt = tf_tensor(x, dtype)
-        w = None if weight is None else tf_tensor(weight, dtype)
-        y = tf_tensor(label, dtype) if soft_label else tf.constant(label)
-        return tf_value_or_gradient(soft if soft_label else hard, xt, g, dtype=dtype,
-                                    want_grad=want_grad)
+    return tf_run(soft if soft_label else hard, x, label, weight, g, dtype=dtype,
+                  soft_label=soft_label, want_grad=want_grad, device=device)
 
 
 class KerasAdapter(TensorFlowWorker):
@@ -233,9 +228,6 @@ class KerasAdapter(TensorFlowWorker):
             no_demo=NOT_SHOWN_FUSED_GRADIENT),
     )
 
-    def setup(self):
-        return keras_setup(self.device, op_determinism())
-
     def unsupported_reason(self, params):
         reason = super().unsupported_reason(params)
         if reason is None and params.get("invalid") in COMPOSED_INVALID:
@@ -248,17 +240,10 @@ class KerasAdapter(TensorFlowWorker):
                       "mean)")
         return reason
 
-    program = (keras_cross_entropy, tf_value_or_gradient, tf_tensor, tensorflow_setup)
-
-    def preamble(self):
-        return keras_setup, {"device": self.device, "determinism": op_determinism()}
+    program = (keras_cross_entropy, tf_run, tf_tensor, tensorflow_setup)
+    setup_function = staticmethod(keras_setup)
 
     def arguments(self, params, check):
-        return {"dtype": params["dtype"], "axis": params["axis"],
-                "soft_label": params["label_kind"] == "soft",
-                "label_keepdim": params["label_kind"] == "hard-keepdim",
-                "from_logits": bool(params["use_softmax"]),
+        return {**super().arguments(params, check), "from_logits": bool(params["use_softmax"]),
                 "reduction": KERAS_REDUCTION.get(params["reduction"], params["reduction"]),
-                "ignore_class": params["ignore_index"] if params.get("uses_ignore") else None,
-                "label_smoothing": float(params["label_smoothing"]),
-                "want_grad": check == "grad", "device": tf_device(self.device)}
+                "ignore_class": params["ignore_index"] if params.get("uses_ignore") else None}

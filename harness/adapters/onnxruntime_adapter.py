@@ -80,8 +80,8 @@ def onnx_model(feeds, *, reduction, ignore_index, use_softmax, opset, ir_version
     return model
 
 
-def onnxruntime_session(model, provider="CPUExecutionProvider"):
-    """An inference session on one thread, deterministic compute, every graph optimisation."""
+def onnxruntime_session_options():
+    """One thread, deterministic compute, every graph optimisation, warnings off."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -90,7 +90,15 @@ def onnxruntime_session(model, provider="CPUExecutionProvider"):
     so.use_deterministic_compute = True
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), so, providers=[provider])
+    return so
+
+
+def onnxruntime_session(model, provider="CPUExecutionProvider"):
+    """An inference session of `model` with onnxruntime_session_options."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(model.SerializeToString(), onnxruntime_session_options(),
+                                providers=[provider])
 
 
 def onnxruntime_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, label_keepdim,
@@ -153,10 +161,7 @@ class OnnxRuntimeAdapter(Adapter):
             raise RuntimeError(f"{self.provider} is not available in this onnxruntime build "
                                f"(available: {', '.join(ort.get_available_providers())})")
         self._sessions: dict = {}
-        so = ort.SessionOptions()  # as onnxruntime_session sets them
-        so.intra_op_num_threads = so.inter_op_num_threads = 1
-        so.use_deterministic_compute = True
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so = onnxruntime_session_options()
         return {"onnx": onnx.__version__, "onnxruntime": ort.__version__, "opset": OPSET,
                 "ir_version": IR_VERSION, "provider": self.provider,
                 "intra_op_num_threads": so.intra_op_num_threads,
@@ -180,7 +185,8 @@ class OnnxRuntimeAdapter(Adapter):
         return reason
 
     # -- the call -----------------------------------------------------------------------------
-    program = (onnxruntime_cross_entropy, onnxruntime_session, onnx_model, onnx_feeds)
+    program = (onnxruntime_cross_entropy, onnxruntime_session, onnxruntime_session_options,
+               onnx_model, onnx_feeds)
 
     def arguments(self, params, check):
         return {"dtype": params["dtype"], "axis": params["axis"],

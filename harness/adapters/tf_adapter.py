@@ -122,21 +122,27 @@ def tf_tensor(a, dtype):
     return tf.cast(tf.constant(a), tf.bfloat16) if dtype == "bfloat16" else tf.constant(a)
 
 
-def tf_value_or_gradient(loss, xt, g, *, dtype, want_grad):
-    """`loss(xt)` as numpy, or its gradient by tf.GradientTape (with the cotangent `g` of an
+def tf_run(loss, x, label, weight, g, *, dtype, soft_label, want_grad, device="/CPU:0"):
+    """The arrays as tensors (soft labels and weights in `dtype`, hard labels as given), then
+    `loss(xt, y, w)` as numpy, or its gradient by tf.GradientTape (with the cotangent `g` of an
     unreduced loss, where given); bfloat16 widened to float32 exactly. Returns (values, dtype
     name)."""
     import tensorflow as tf
 
-    if want_grad:
-        with tf.GradientTape() as tape:
-            tape.watch(xt)
-            out = loss(xt)
-        cotangent = None if g is None else tf_tensor(g, dtype)
-        out = tape.gradient(out, xt, output_gradients=cotangent)
-    else:
-        out = loss(xt)
-    return (tf.cast(out, tf.float32) if out.dtype == tf.bfloat16 else out).numpy(), out.dtype.name
+    with tf.device(device):
+        xt = tf_tensor(x, dtype)
+        w = None if weight is None else tf_tensor(weight, dtype)
+        y = tf_tensor(label, dtype) if soft_label else tf.constant(label)
+        if want_grad:
+            with tf.GradientTape() as tape:
+                tape.watch(xt)
+                out = loss(xt, y, w)
+            cotangent = None if g is None else tf_tensor(g, dtype)
+            out = tape.gradient(out, xt, output_gradients=cotangent)
+        else:
+            out = loss(xt, y, w)
+        values = (tf.cast(out, tf.float32) if out.dtype == tf.bfloat16 else out).numpy()
+    return values, out.dtype.name
 
 
 def tf_nn_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_label, label_keepdim,
@@ -148,7 +154,7 @@ def tf_nn_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_labe
     nd, ax = x.ndim, axis % x.ndim
     C, e = x.shape[ax], label_smoothing
 
-    def soft(xt):
+    def soft(xt, y, w):
         q = y
         if e > 0:
             q = q * (1 - e) + e / C  # label smoothing
@@ -167,7 +173,7 @@ def tf_nn_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_labe
             return tf.reduce_sum(per_pos) / tf.reduce_sum(sw)
         return tf.reduce_mean(per_pos)
 
-    def hard(xt):
+    def hard(xt, y, w):
         labels = tf.squeeze(y, axis=axis) if label_keepdim else y
         z = tf.transpose(xt, [i for i in range(nd) if i != ax] + [ax]) if ax != nd - 1 else xt
         valid = tf.not_equal(labels, ignore_index)
@@ -190,12 +196,8 @@ def tf_nn_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_labe
             return tf.reduce_sum(per_pos)
         return tf.reduce_sum(per_pos) / tf.reduce_sum(sw)
 
-    with tf.device(device):
-        xt = tf_tensor(x, dtype)
-        w = None if weight is None else tf_tensor(weight, dtype)
-        y = tf_tensor(label, dtype) if soft_label else tf.constant(label)
-        return tf_value_or_gradient(soft if soft_label else hard, xt, g, dtype=dtype,
-                                    want_grad=want_grad)
+    return tf_run(soft if soft_label else hard, x, label, weight, g, dtype=dtype,
+                  soft_label=soft_label, want_grad=want_grad, device=device)
 
 
 # Measured on 8192 x 128000 float32 (benchmarks/FINDINGS.md, section 5) for tf.nn and keras: the
@@ -230,6 +232,23 @@ class TensorFlowWorker(Adapter):
 
     def dispatch(self):
         return tensorflow_dispatch()
+
+    # the program's import-and-pin function: tensorflow_setup, or one that calls it
+    setup_function = staticmethod(tensorflow_setup)
+
+    def setup(self):
+        return self.setup_function(self.device, op_determinism())
+
+    def preamble(self):
+        return self.setup_function, {"device": self.device, "determinism": op_determinism()}
+
+    def arguments(self, params, check):
+        """The arguments both entry points take; each adapter adds its own."""
+        return {"dtype": params["dtype"], "axis": params["axis"],
+                "soft_label": params["label_kind"] == "soft",
+                "label_keepdim": params["label_kind"] == "hard-keepdim",
+                "label_smoothing": float(params["label_smoothing"]),
+                "want_grad": check == "grad", "device": tf_device(self.device)}
 
 
 class TfNnAdapter(TensorFlowWorker):
@@ -276,9 +295,6 @@ class TfNnAdapter(TensorFlowWorker):
             no_demo=NOT_SHOWN_FUSED_GRADIENT),
     )
 
-    def setup(self):
-        return tensorflow_setup(self.device, op_determinism())
-
     def unsupported_reason(self, params):
         reason = super().unsupported_reason(params)
         if reason is None and params.get("invalid") in COMPOSED_INVALID:
@@ -287,15 +303,8 @@ class TfNnAdapter(TensorFlowWorker):
             reason = f"n/a: {COMPOSED_INVALID['bad-reduction']}"
         return reason
 
-    program = (tf_nn_cross_entropy, tf_value_or_gradient, tf_tensor)
-
-    def preamble(self):
-        return tensorflow_setup, {"device": self.device, "determinism": op_determinism()}
+    program = (tf_nn_cross_entropy, tf_run, tf_tensor)
 
     def arguments(self, params, check):
-        return {"dtype": params["dtype"], "axis": params["axis"],
-                "soft_label": params["label_kind"] == "soft",
-                "label_keepdim": params["label_kind"] == "hard-keepdim",
-                "ignore_index": params["ignore_index"], "reduction": params["reduction"],
-                "label_smoothing": float(params["label_smoothing"]),
-                "want_grad": check == "grad", "device": tf_device(self.device)}
+        return {**super().arguments(params, check), "ignore_index": params["ignore_index"],
+                "reduction": params["reduction"]}
