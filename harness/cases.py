@@ -221,9 +221,13 @@ LABELS = ("hard", "hard-keepdim", "soft")
 INPUTS = ("logits", "probs")
 WEIGHTS = ("none", "random", "zeros", "signed")
 REDUCTIONS = ("none", "sum", "mean")
-DISTS = ("normal", "large", "gaps", "neginf", "probs-zeros")
+DISTS = ("normal", "large", "gaps", "neginf", "probs-zeros", "probs-unnormalised", "probs-zero-rows")
 LOGIT_DISTS = ("normal", "large", "gaps", "neginf")
-PROB_DISTS = ("normal", "probs-zeros")
+PROB_DISTS = ("normal", "probs-zeros", "probs-unnormalised", "probs-zero-rows")
+# soft labels: Dirichlet rows (sum 1), one-hot rows of the hard labels, rows that sum to anything
+SOFT_DISTS = ("dirichlet", "onehot", "unnormalised")
+CALLS = ("functional", "module")  # the function, or the loss class users instantiate
+MODES = ("eager", "compiled")  # as written, or through the framework's compiler (harness/adapters)
 CHECKS = ("forward", "grad")
 INVALID = ("label-out-of-range", "label-negative", "bad-reduction", "weight-shape", "label-rank",
            "float-labels", "soft-ignore-positive")
@@ -287,6 +291,25 @@ def _check_relations(v):
     return None
 
 
+def _check_weight(v):
+    if isinstance(v, list):  # a chosen weight vector, one entry per class
+        if not v or not all(_is_num(w) for w in v):
+            return "must be a non-empty list of numbers (one per class)"
+        return None
+    return _one_of(WEIGHTS)(v)
+
+
+def _check_positions(v):
+    if not isinstance(v, list) or not all(_is_int(i) and i >= 0 for i in v) or len(set(v)) != len(v):
+        return ("must be a list of distinct position indices (row-major over the positions, "
+                "0-based), e.g. [0, 3]")
+    return None
+
+
+def _check_bool(v):
+    return None if isinstance(v, bool) else "must be true or false"
+
+
 def _check_invalid(v):
     return None if v is None or v in INVALID else f"must be null or one of {', '.join(INVALID)}"
 
@@ -297,7 +320,7 @@ SCHEMA = {
     "dtype": _one_of(tuple(FORMATS)),
     "label": _one_of(LABELS),
     "input": _one_of(INPUTS),
-    "weight": _one_of(WEIGHTS),
+    "weight": _check_weight,
     "ignore_index": _check_int,
     "ignore_frac": _number_in(0, 1),
     "reduction": _one_of(REDUCTIONS),
@@ -306,11 +329,22 @@ SCHEMA = {
     "checks": _check_checks,
     "invalid": _check_invalid,
     "relations": _check_relations,
+    "ignore_at": _check_positions,
+    "soft_dist": _one_of(SOFT_DISTS),
+    "call": _one_of(CALLS),
+    "mode": _one_of(MODES),
+    "defaults": _check_bool,
 }
 DEFAULTS = {"axis": -1, "dtype": "float32", "label": "hard", "input": "logits", "weight": "none",
             "ignore_index": -100, "ignore_frac": 0.0, "reduction": "mean", "smoothing": 0.0,
-            "dist": "normal", "checks": ["forward", "grad"], "invalid": None, "relations": []}
+            "dist": "normal", "checks": ["forward", "grad"], "invalid": None, "relations": [],
+            "ignore_at": [], "soft_dist": "dirichlet", "call": "functional", "mode": "eager",
+            "defaults": False}
+# parameters a case may leave to the API with `defaults: true` (what it does not set is not passed)
+API_ARGUMENTS = ("axis", "dtype", "reduction", "ignore_index", "smoothing", "weight")
 TOP_KEYS = {"defaults", "blocks", "description"}
+CASE_KEYS = ("id", "data")  # keys of an explicit case only: a literal case (harness.literal)
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+,-]{0,199}")
 BLOCK_KEYS = {"name", "grid", "exclude", "cases", "description"}
 
 
@@ -345,9 +379,13 @@ def case_id(p: dict) -> str:
     parts = [p["label"]]
     if p["input"] == "probs":
         parts.append("probs")
-    parts += [p["reduction"], f"w={p['weight']}", f"ii={p['ignore_index']}"]
+    parts += [p["reduction"], f"w={_listed(p['weight'])}", f"ii={p['ignore_index']}"]
     if p["ignore_frac"]:
         parts.append(f"ig={_fmt_num(p['ignore_frac'])}")
+    if p.get("ignore_at"):
+        parts.append(f"at={_listed(p['ignore_at'], '+')}")
+    if p.get("soft_dist", "dirichlet") != "dirichlet":
+        parts.append(f"sd={p['soft_dist']}")
     if p["smoothing"]:
         parts.append(f"ls={_fmt_num(p['smoothing'])}")
     parts += [f"ax={p['axis']}", FORMATS[p["dtype"]].short, "x".join(map(str, p["shape"]))]
@@ -359,7 +397,23 @@ def case_id(p: dict) -> str:
         parts.append(f"bad={p['invalid']}")
     if p.get("relations"):
         parts.append("rel=" + "+".join(p["relations"]))
+    # how the API is called; absent when functional, eager and fully specified (IDs of the cases
+    # from before these axes stay as they were)
+    for key, plain in (("call", "functional"), ("mode", "eager")):
+        if p.get(key, plain) != plain:
+            parts.append(p[key])
+    if p.get("defaults"):
+        parts.append("api-defaults")
     return "-".join(parts)
+
+
+def _listed(v, sep: str = ",") -> str:
+    """A scalar as it is; a list of numbers spelt out when short, else named by its digest."""
+    if not isinstance(v, list):
+        return str(v)
+    if len(v) <= 8:
+        return sep.join(_fmt_num(e) for e in v)
+    return "given" + hashlib.sha256(json.dumps(v).encode()).hexdigest()[:8]
 
 
 def _where(path, mapping, key=None) -> str:
@@ -374,9 +428,12 @@ def _validate_params(path, mapping, keys_allowed=SCHEMA, where: str | None = Non
         raise CaseFileError(f"{where} expected a mapping of case parameters, got "
                             f"{type(mapping).__name__}")
     for key, value in mapping.items():
-        if key not in keys_allowed:
+        if key in CASE_KEYS and keys_allowed is not SCHEMA:
+            continue  # checked with the whole case (load_case_file)
+        if key not in SCHEMA:
+            known = ", ".join([*SCHEMA, *(CASE_KEYS if keys_allowed is not SCHEMA else ())])
             raise CaseFileError(f"{_where(path, mapping, key)}: key {_show(key)}: unknown "
-                                f"parameter (known: {', '.join(SCHEMA)})")
+                                f"parameter (known: {known})")
         problem = SCHEMA[key](value)
         if problem:
             raise CaseFileError(f"{_where(path, mapping, key)}: key {_show(key)}: {_show(value)} "
@@ -384,7 +441,9 @@ def _validate_params(path, mapping, keys_allowed=SCHEMA, where: str | None = Non
 
 
 def _meaningful(p: dict) -> bool:
-    if p["label"] == "soft" and p["ignore_frac"] > 0 and not p["invalid"]:
+    if p["label"] == "soft" and (p["ignore_frac"] > 0 or p["ignore_at"]) and not p["invalid"]:
+        return False
+    if p["label"] != "soft" and p["soft_dist"] != "dirichlet":
         return False
     # an invalid kind that does not apply to this label kind would give a valid case marked
     # invalid (generate_inputs leaves its inputs valid): skipped like other meaningless combinations
@@ -396,8 +455,10 @@ def _meaningful(p: dict) -> bool:
 
 def _why_not(p: dict) -> str:
     """Why `_meaningful(p)` is False, in words."""
-    if p["label"] == "soft" and p["ignore_frac"] > 0 and not p["invalid"]:
-        return "soft labels ignore nothing, so ignore_frac > 0 has no effect"
+    if p["label"] == "soft" and (p["ignore_frac"] > 0 or p["ignore_at"]) and not p["invalid"]:
+        return "soft labels ignore nothing, so ignore_frac > 0 or ignore_at has no effect"
+    if p["label"] != "soft" and p["soft_dist"] != "dirichlet":
+        return f"soft_dist {p['soft_dist']} draws soft labels, and the labels are {p['label']}"
     if p["invalid"] in (HARD_ONLY_INVALID if p["label"] == "soft" else SOFT_ONLY_INVALID):
         return f"invalid: {p['invalid']} does not apply to {p['label']} labels"
     return f"dist {p['dist']} is not a distribution of {p['input']} input"
@@ -419,6 +480,47 @@ def _check_case(path, maps, p: dict) -> None:
     if not p["invalid"] and p["shape"][p["axis"]] == 0:
         raise CaseFileError(f"{where('shape')}: key 'shape': the class axis has size 0 "
                             f"(C = 0 is invalid input)")
+    C = p["shape"][p["axis"]]
+    if isinstance(p["weight"], list) and len(p["weight"]) != C:
+        raise CaseFileError(f"{where('weight')}: key 'weight': {len(p['weight'])} weights for "
+                            f"{C} classes (shape {p['shape']}, axis {p['axis']})")
+    positions = 1
+    for i, d in enumerate(p["shape"]):
+        positions *= d if i != p["axis"] % rank else 1
+    if p["ignore_at"] and max(p["ignore_at"]) >= positions:
+        raise CaseFileError(f"{where('ignore_at')}: key 'ignore_at': position "
+                            f"{max(p['ignore_at'])} is beyond the {positions} positions of "
+                            f"shape {p['shape']} with class axis {p['axis']}")
+
+
+def _literal(path, raw, p: dict) -> str | None:
+    """A literal case's ID, with `p` completed from its arrays (None for a generated case)."""
+    from harness.literal import LiteralError, data_ref, literal_params
+
+    if "id" in raw and "data" not in raw:
+        raise CaseFileError(f"{_where(path, raw, 'id')}: key 'id': only a literal case (one "
+                            "with data:) names its ID; a generated case's ID is its parameters")
+    if "data" not in raw:
+        return None
+    if "id" not in raw:
+        raise CaseFileError(f"{_where(path, raw, 'data')}: key 'data': a literal case needs "
+                            "id: (its inputs do not derive from its parameters)")
+    cid = raw["id"]
+    if not isinstance(cid, str) or not _ID.fullmatch(cid):
+        raise CaseFileError(f"{_where(path, raw, 'id')}: key 'id': {_show(cid)} must be 1-200 "
+                            "characters of letters, digits and _.=+,- (starting with a letter "
+                            "or digit)")
+    for key in ("relations", "ignore_frac", "ignore_at", "dist", "soft_dist"):
+        if key in raw and raw[key] != DEFAULTS[key]:
+            raise CaseFileError(f"{_where(path, raw, key)}: key {key!r}: a literal case's "
+                                "inputs are its arrays; this parameter makes generated inputs")
+    try:
+        ref = data_ref(path, raw["data"])
+        p.update(literal_params(ref, p, set(raw)))
+    except LiteralError as e:
+        raise CaseFileError(f"{_where(path, raw, 'data')}: key 'data': {e}") from None
+    p["data"] = ref
+    return cid
 
 
 def _expand_grid(path, block, base: dict) -> Iterable[tuple[dict, str]]:
@@ -523,11 +625,16 @@ def load_case_file(path: str | Path) -> list[Case]:
                 raise CaseFileError(f"{_where(path, block, 'cases')}: key 'cases': must be a "
                                     "non-empty list of mappings")
             for c in explicit:
-                _validate_params(path, c, where=f"{path}:{explicit.line}: key 'cases':")
+                _validate_params(path, c, keys_allowed=CASE_KEYS,
+                                 where=f"{path}:{explicit.line}: key 'cases':")
             items = ((c, _where(path, c)) for c in explicit)
             maps = [defaults, block]
         for raw, where in items:
-            p = {**DEFAULTS, **defaults, **raw}
+            given = {k: v for k, v in raw.items() if k not in CASE_KEYS}
+            p = {**DEFAULTS, **defaults, **given}
+            if p["defaults"]:  # what the case sets is passed; the rest is the API's
+                p["explicit"] = sorted(k for k in API_ARGUMENTS if k in given or k in defaults)
+            literal_id = _literal(path, raw, p) if "cases" in block else None
             if "shape" not in p:
                 raise CaseFileError(f"{where}: key 'shape': missing (set it in the block or defaults)")
             p["shape"] = list(p["shape"])
@@ -538,7 +645,7 @@ def load_case_file(path: str | Path) -> list[Case]:
                                         "remove it or change it")
                 continue
             _check_case(path, ([raw] if "cases" in block else []) + maps, p)
-            cid = case_id(p)
+            cid = literal_id or case_id(p)
             if cid in cases:
                 raise CaseFileError(f"{where}: duplicate case ID {cid} (first defined at "
                                     f"{cases[cid].source})")

@@ -73,7 +73,8 @@ def streamable(p: dict) -> bool:
     shape = tuple(p["shape"])
     return (len(shape) >= 1 and p["axis"] % len(shape) == len(shape) - 1
             and p["input"] == "logits" and p["dist"] in ("normal", "large", "gaps")
-            and p["label"] != "soft" and p["invalid"] is None)
+            and p["label"] != "soft" and p["invalid"] is None and not p.get("data")
+            and not p.get("ignore_at") and not isinstance(p["weight"], list))
 
 
 def _streamed_logits(rng, p, hard, spill: str | None) -> np.ndarray:
@@ -114,6 +115,8 @@ def generate_inputs(p: dict, case_id: str, spill: str | None = None,
     """Build the arrays of one case (`p`: the case parameters from the grid). With `spill` (a
     directory), large logits are written to a file there and returned as a memory map of it."""
     rng = np.random.default_rng(case_seed(case_id))
+    if p.get("data"):
+        return _literal_inputs(rng, p)
     shape, axis, dtype, C, pos_shape, rows = _layout(p)
 
     # labels first: the logits distributions make the labelled class confident
@@ -122,6 +125,8 @@ def generate_inputs(p: dict, case_id: str, spill: str | None = None,
     if n_ign and p["label"] != "soft":
         flat = hard.reshape(-1)
         flat[rng.permutation(rows)[:n_ign]] = p["ignore_index"]
+    if p.get("ignore_at") and p["label"] != "soft":  # chosen positions, row-major
+        hard.reshape(-1)[list(p["ignore_at"])] = p["ignore_index"]
 
     if not logits and streamable(p):
         x = np.broadcast_to(np.zeros((), fmt(dtype).carrier), shape)
@@ -145,6 +150,11 @@ def generate_inputs(p: dict, case_id: str, spill: str | None = None,
             if p["dist"] == "probs-zeros":
                 probs = np.where(~onehot & (rng.random(shape) < 0.3), 0.0, probs)
                 probs = probs / probs.sum(axis=axis, keepdims=True)
+            elif p["dist"] == "probs-unnormalised":  # rows summing to 0.5 .. 2
+                probs = probs * rng.uniform(0.5, 2.0, size=pos_shape)[..., None].swapaxes(-1, axis)
+            elif p["dist"] == "probs-zero-rows":  # every third position all zeros
+                zero = (np.arange(rows) % 3 == 1).reshape(pos_shape)
+                probs = np.where(np.expand_dims(zero, axis), 0.0, probs)
             x = probs
     x = round_to_dtype(x, dtype)
     return _finish(rng, p, x, hard)
@@ -157,11 +167,30 @@ def _layout(p: dict):
     return shape, axis, p["dtype"], shape[axis], pos_shape, int(np.prod(pos_shape, dtype=np.int64))
 
 
-def _finish(rng, p, x, hard) -> CaseData:
-    """Labels, weights and the cotangent, drawn after the logits."""
+def _literal_inputs(rng, p) -> CaseData:
+    """A literal case's arrays (harness.literal), rounded to the case dtype; what the data does
+    not hold (weights by kind, the cotangent) is drawn as for a generated case."""
+    from harness.literal import load_arrays
+
+    arrays = load_arrays(p["data"])
+    x = round_to_dtype(arrays["probs" if p["input"] == "probs" else "logits"], p["dtype"])
+    label = arrays["label"]
+    label = (round_to_dtype(label, p["dtype"]) if p["label"] == "soft" or label.dtype.kind == "f"
+             else label.astype(np.int64))
+    return _finish(rng, p, x, label, given=arrays)
+
+
+def _finish(rng, p, x, hard, given: dict | None = None) -> CaseData:
+    """Labels, weights and the cotangent, drawn after the logits (or taken from a literal
+    case's arrays, `given`)."""
     shape, axis, dtype, C, pos_shape, rows = _layout(p)
     bad = p["invalid"]
-    if p["label"] == "soft":
+    if given is not None:
+        label = hard
+    elif p["label"] == "soft" and p.get("soft_dist", "dirichlet") == "onehot":
+        target = np.clip(hard, 0, max(C - 1, 0))
+        label = round_to_dtype(np.moveaxis(target[..., None] == np.arange(C), -1, axis), dtype)
+    elif p["label"] == "soft":
         # no position: no draw (and no C-long alpha; the generator state is the same either way)
         q = (rng.dirichlet(np.ones(C), size=pos_shape) if C and rows
              else np.zeros(pos_shape + (C,)))
@@ -172,6 +201,8 @@ def _finish(rng, p, x, hard) -> CaseData:
             even = (np.arange(rows) % 2 == 0).reshape(pos_shape)[..., None]
             q = np.where(masked & even, 0.0, q)
             q = q / q.sum(axis=-1, keepdims=True)
+        if p.get("soft_dist") == "unnormalised" and C and rows:  # rows summing to 0.5 .. 2
+            q = q * rng.uniform(0.5, 2.0, size=pos_shape + (1,))
         label = round_to_dtype(np.moveaxis(q, -1, axis), dtype)
     else:
         label = hard.copy()
@@ -183,11 +214,15 @@ def _finish(rng, p, x, hard) -> CaseData:
             label = np.expand_dims(label, axis)
         if bad == "float-labels":
             label = round_to_dtype(label.astype(np.float64), dtype)
-    if bad == "label-rank":
+    if bad == "label-rank" and given is None:
         label = np.stack([label, label], axis=-1)
 
     weight = None
-    if p["weight"] != "none" or bad == "weight-shape":
+    if given is not None and "weight" in given:
+        weight = round_to_dtype(given["weight"], dtype)
+    elif isinstance(p["weight"], list):  # a chosen vector
+        weight = round_to_dtype(np.asarray(p["weight"], dtype=np.float64), dtype)
+    elif p["weight"] != "none" or bad == "weight-shape":
         n = C + 1 if bad == "weight-shape" else C
         # signed: uniform in [-1, 1], as torch's own OpInfo samples draw signed weights (theirs in
         # [-9, 9]); a weighted mean's denominator can then nearly cancel (harness.bounds)
@@ -198,7 +233,9 @@ def _finish(rng, p, x, hard) -> CaseData:
         weight = round_to_dtype(w, dtype)
 
     grad_output = None
-    if p["reduction"] == "none" and "grad" in p["checks"]:
+    if given is not None and "grad_output" in given:
+        grad_output = round_to_dtype(given["grad_output"], dtype)
+    elif p["reduction"] == "none" and "grad" in p["checks"]:
         grad_output = round_to_dtype(rng.standard_normal(pos_shape), dtype)
 
     reduction = "average" if bad == "bad-reduction" else p["reduction"]
@@ -210,6 +247,9 @@ def _finish(rng, p, x, hard) -> CaseData:
         "use_softmax": p["input"] == "logits", "has_weight": weight is not None,
         "ignore_index": ignore_index, "uses_ignore": uses_ignore, "reduction": reduction,
         "label_smoothing": float(p["smoothing"]), "invalid": bad,
+        # how the API is called (harness.adapters.base.CALL_STYLES)
+        "call": p.get("call", "functional"), "mode": p.get("mode", "eager"),
+        "defaults": bool(p.get("defaults")), "explicit": list(p.get("explicit", ())),
     }
     ref_kwargs = {"ignore_index": ignore_index, "reduction": reduction,
                   "soft_label": label_kind == "soft", "axis": p["axis"],
