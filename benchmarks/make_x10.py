@@ -57,8 +57,10 @@ def expand(doc: dict) -> dict:
                         excl.append(e)
                 b["exclude"] = excl
         if "cases" in b:
-            b["cases"] = [{**c, "shape": v} for c in b["cases"]
-                          for v in variants(c.get("shape", default_shape))]
+            # a literal case's shape is its arrays': it stays one case
+            b["cases"] = [{**c, "shape": v} if "data" not in c else c for c in b["cases"]
+                          for v in (variants(c.get("shape", default_shape))
+                                    if "data" not in c else [None])]
         b["name"] = f"{b.get('name', 'cases')} (x{FACTOR} shapes)"
         blocks.append(b)
     return {"description": f"{doc.get('description', '')}, x{FACTOR} "

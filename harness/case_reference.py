@@ -112,12 +112,30 @@ class CaseReference:
             raise out
         return out
 
+    def dtype(self, conventions: tuple[str, ...] = ()) -> str:
+        """The dtype the computation is in: the case's, or float32 under a convention that
+        computes in float32."""
+        if conventions and reference.resolve_conventions(conventions).float32_computation:
+            return "float32"
+        return self.case.params["dtype"]
+
+    def result_dtype(self, check: str, conventions: tuple[str, ...] = ()) -> str:
+        """The dtype a result should come in: a loss computed in float32 is float32; the
+        gradient is the input's (its values are those of the float32 computation)."""
+        return self.dtype(conventions) if check == "forward" else self.case.params["dtype"]
+
     def bound(self, check: str, conventions: tuple[str, ...] = ()):
         """The error bound of `value(check, conventions)` (see harness.bounds)."""
         key = ("bound", check, conventions)
         if key not in self._cache:
             x, label, w = self._args()
-            kw, dtype = self.data.ref_kwargs, self.case.params["dtype"]
+            kw, dtype = self.data.ref_kwargs, self.dtype(conventions)
+            if conventions:  # an API's own defaults: the bound of the call they make
+                from reference.cross_entropy import call_defaults
+
+                x, label, w, reduction, axis = call_defaults(
+                    conventions, x, label, w, kw["reduction"], kw["axis"], kw["soft_label"])
+                kw = {**kw, "reduction": reduction, "axis": axis}
             if check == "forward":
                 per_pos = self.value("none", conventions)
                 canonical = np.shape(self.value("none"))

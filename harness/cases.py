@@ -7,12 +7,23 @@ the schema below; every error names `file:line` and the key.
 
 Axes (SCHEMA) and the ID they give, e.g. ``hard-mean-w=random-ii=-100-ax=-1-f32-8x5``::
 
-    shape [8, 5]   axis -1   dtype float32   label hard|hard-keepdim|soft   input logits|probs
+    shape [8, 5]   axis -1   dtype float32   label hard|hard-keepdim|soft
+    input logits|probs|framework-probs (the framework's own softmax of logits, then its probability API)
     weight none|random|zeros|signed   ignore_index -100   ignore_frac 0.25   reduction none|sum|mean
     smoothing 0.1   dist normal|large|gaps|neginf|probs-zeros   checks [forward, grad]
     invalid null|label-out-of-range|...   (an invalid case's canonical answer is an error)
     relations [weight-ones, permute, onehot, ignore-relabel, moved-axis, sum-of-none]
               (metamorphic partner calls the framework must agree with: harness.relations)
+    weight [0.5, 1, 2, ...] (a chosen vector, one per class)   ignore_at [0, 3] (positions, row-major)
+    soft_dist dirichlet|onehot|unnormalised   dist probs-unnormalised|probs-zero-rows (probabilities)
+    call functional|module   mode eager|compiled   defaults false|true
+              (how the API is called: the function or the loss class, eager or through the
+              framework's compiler, every argument or only those the case itself sets; adapters
+              declare which they have, harness.adapters.base.Capabilities)
+
+A case in a `cases:` block may bring its own arrays: `id:` and `data: FILE.npz` (relative to the
+case file) or inline lists, `data: {logits: [[...]], label: [...]}` (harness.literal). Its shape
+(and dtype, unless given) comes from the arrays.
 
 Combinations that mean nothing are skipped, not errors: soft labels with ignore_frac > 0 (soft
 labels ignore nothing), a logits distribution with probability input and vice versa.
@@ -218,7 +229,9 @@ def load_yaml(path: str | Path, text: str | None = None) -> Any:
 
 # -- schema -------------------------------------------------------------------------------------------
 LABELS = ("hard", "hard-keepdim", "soft")
-INPUTS = ("logits", "probs")
+# probs: probabilities as constants; framework-probs: logits that the framework's own softmax turns
+# into the probabilities its probability-input API takes (a tensor may remember where it came from)
+INPUTS = ("logits", "probs", "framework-probs")
 WEIGHTS = ("none", "random", "zeros", "signed")
 REDUCTIONS = ("none", "sum", "mean")
 DISTS = ("normal", "large", "gaps", "neginf", "probs-zeros", "probs-unnormalised", "probs-zero-rows")
@@ -340,8 +353,10 @@ DEFAULTS = {"axis": -1, "dtype": "float32", "label": "hard", "input": "logits", 
             "dist": "normal", "checks": ["forward", "grad"], "invalid": None, "relations": [],
             "ignore_at": [], "soft_dist": "dirichlet", "call": "functional", "mode": "eager",
             "defaults": False}
-# parameters a case may leave to the API with `defaults: true` (what it does not set is not passed)
-API_ARGUMENTS = ("axis", "dtype", "reduction", "ignore_index", "smoothing", "weight")
+# parameters a case may leave to the API with `defaults: true` (what it does not set is not passed).
+# The case's dtype is its inputs' dtype; an API's own dtype argument (keras's loss dtype) is never
+# passed under `defaults: true`.
+API_ARGUMENTS = ("axis", "reduction", "ignore_index", "smoothing", "weight")
 TOP_KEYS = {"defaults", "blocks", "description"}
 CASE_KEYS = ("id", "data")  # keys of an explicit case only: a literal case (harness.literal)
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+,-]{0,199}")
@@ -379,6 +394,8 @@ def case_id(p: dict) -> str:
     parts = [p["label"]]
     if p["input"] == "probs":
         parts.append("probs")
+    elif p["input"] == "framework-probs":
+        parts.append("fwprobs")
     parts += [p["reduction"], f"w={_listed(p['weight'])}", f"ii={p['ignore_index']}"]
     if p["ignore_frac"]:
         parts.append(f"ig={_fmt_num(p['ignore_frac'])}")
@@ -632,8 +649,8 @@ def load_case_file(path: str | Path) -> list[Case]:
         for raw, where in items:
             given = {k: v for k, v in raw.items() if k not in CASE_KEYS}
             p = {**DEFAULTS, **defaults, **given}
-            if p["defaults"]:  # what the case sets is passed; the rest is the API's
-                p["explicit"] = sorted(k for k in API_ARGUMENTS if k in given or k in defaults)
+            if p["defaults"]:  # what the case itself sets is passed; the rest is the API's
+                p["explicit"] = sorted(k for k in API_ARGUMENTS if k in given)
             literal_id = _literal(path, raw, p) if "cases" in block else None
             if "shape" not in p:
                 raise CaseFileError(f"{where}: key 'shape': missing (set it in the block or defaults)")

@@ -199,6 +199,7 @@ class _Accumulator:
         if worst is not None:
             i, c.worst_got, c.worst_expected, c.bound, c.worst_ulp = worst
             c.worst_index = index(i)
-            c.bound_ulp = float(c.bound / ulp(c.worst_expected, c.dtype_expected)) if np.isfinite(
-                c.worst_expected) else float("inf")
+            with np.errstate(over="ignore"):  # a huge bound at a subnormal: inf ULP, said so
+                c.bound_ulp = float(c.bound / ulp(c.worst_expected, c.dtype_expected)) if (
+                    np.isfinite(c.worst_expected)) else float("inf")
         return c

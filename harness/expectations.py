@@ -192,15 +192,20 @@ def plan_update(expectations: list[Expectation], records: list[dict]) -> Update:
         if r["verdict"] in NEEDS_NO_ENTRY:
             continue
         home = None
+        candidates = []
         for i, e in enumerate(expectations):
             if e.verdict in NEEDS_NO_ENTRY or e.framework != r["framework"]:
                 continue
             same = (e.covers(r["check"]) and e.verdict == r["verdict"]
                     and (e.convention is None or e.accepts(r["verdict"], r.get("convention"),
                                                              r.get("fitting"))))
-            if same and (i in lists or e.selects(r["case"], r["framework"], r["check"])):
-                home = i
+            if same and e.selects(r["case"], r["framework"], r["check"]):
+                home = i  # the entry that already names it: its reason is this result's
                 break
+            if same and i in lists:
+                candidates.append(i)
+        if home is None and candidates:
+            home = candidates[0]  # a new result of a known behaviour: the first such list
         if home is None:
             unreviewed.append(f"{r['framework']} {r['check']} {r['case']}: {r['verdict']}"
                               + (f" ({r['convention']})" if r.get("convention") else ""))

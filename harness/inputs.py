@@ -244,7 +244,9 @@ def _finish(rng, p, x, hard, given: dict | None = None) -> CaseData:
     uses_ignore = label_kind != "soft" and bool(np.any(label == ignore_index))
     worker_params = {
         "shape": list(shape), "axis": p["axis"], "dtype": dtype, "label_kind": label_kind,
+        # framework-probs: the API takes probabilities, made by the framework's softmax
         "use_softmax": p["input"] == "logits", "has_weight": weight is not None,
+        "probs_from_logits": p["input"] == "framework-probs",
         "ignore_index": ignore_index, "uses_ignore": uses_ignore, "reduction": reduction,
         "label_smoothing": float(p["smoothing"]), "invalid": bad,
         # how the API is called (harness.adapters.base.CALL_STYLES)
@@ -253,7 +255,8 @@ def _finish(rng, p, x, hard, given: dict | None = None) -> CaseData:
     }
     ref_kwargs = {"ignore_index": ignore_index, "reduction": reduction,
                   "soft_label": label_kind == "soft", "axis": p["axis"],
-                  "use_softmax": p["input"] == "logits", "label_smoothing": float(p["smoothing"])}
+                  # the loss of softmax(x) is the cross entropy of the logits x
+                  "use_softmax": p["input"] != "probs", "label_smoothing": float(p["smoothing"])}
     return CaseData(x, label, weight, grad_output, worker_params, ref_kwargs)
 
 

@@ -19,6 +19,7 @@ Both results carry their framework's rounding, so they must agree within twice t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -197,10 +198,13 @@ def partner_value(relation: str, check: str, value) -> np.ndarray:
 
 
 def judge_relation(case, framework: str, check: str, main: tuple, other: tuple, p: Partner,
-                   bound, reference_value, dtype: str, version: str, device: str):
+                   bound, reference_value, dtype: str, version: str, device: str,
+                   refusals: tuple = ()):
     """The verdict of one relation check (`check` = 'forward~NAME'): `main` and `other` are
     (answer, value) of the case's call and of the partner's; `bound` is the case's own bound for
-    the base check and `reference_value` the reference's value, both in the case's layout."""
+    the base check and `reference_value` the reference's value, both in the case's layout.
+    A call refused with an error that a declared refusal names (`refusals`) leaves the relation
+    nothing to compare: unsupported, with the declaration named."""
     from harness.compare import compare
     from harness.verdicts import ERROR, MISMATCH, PASS, UNSUPPORTED, Verdict
 
@@ -216,6 +220,14 @@ def judge_relation(case, framework: str, check: str, main: tuple, other: tuple, 
         if status == "unsupported":
             v.verdict, v.detail = UNSUPPORTED, f"{label} is unsupported: {ans.get('reason', '')}"
             return v
+        if status == "error":
+            message = f"{ans.get('type')}: {ans.get('message', '')}"
+            named = next((d["name"] for d in refusals if re.search(d["raises"], message)), None)
+            if named:
+                v.verdict = UNSUPPORTED
+                v.detail = (f"relation {name}: {label} is refused as declared ({named}): "
+                            f"{message[:200]}")
+                return v
         if status != "ok":
             v.verdict = ERROR if status == "error" else status
             v.detail = (f"relation {name}: {label} gave {status} "

@@ -39,7 +39,8 @@ from harness.verdicts import CRASH, Verdict, judge
 def unknown_declarations(info: dict) -> list[str]:
     """The names an adapter declares that the reference does not compute (an error: a name the
     reference does not know could never explain a result, and would hide nothing visibly)."""
-    return [d["name"] for d in info.get("conventions", []) if d["name"] not in reference.CONVENTIONS]
+    return [d["name"] for d in info.get("conventions", [])
+            if d["name"] not in reference.CONVENTIONS and not d.get("raises")]
 
 
 @dataclass
@@ -273,14 +274,18 @@ class Engine:
         for check in case.checks:
             answer = res.checks.get(check, {"status": CRASH, "message": "no answer"})
             self.timing.framework_calls += answer.get("seconds") or 0.0
-            declared = [d for d in st.info.get("conventions", [])
+            in_force = [d for d in st.info.get("conventions", [])
                         if in_scope(d, case.params, check)]
+            declared = [d for d in in_force if d["name"] in reference.CONVENTIONS]
+            refusals = tuple(d for d in in_force if d.get("raises"))
             v = judge(case.id, st.spec.name, check, case.invalid, answer, res.arrays.get(check),
                       lambda conv, ref=ref, check=check: ref.value(check, conv),
                       lambda conv, ref=ref, check=check: ref.bound(check, conv),
                       case.params["dtype"], tuple(d["name"] for d in declared),
                       st.info.get("version", ""), self.device,
-                      kinds={d["name"]: d.get("kind", "convention") for d in declared})
+                      kinds={d["name"]: d.get("kind", "convention") for d in declared},
+                      dtype_of=lambda conv, ref=ref, check=check: ref.result_dtype(check, conv),
+                      refusals=refusals)
             if keep_outputs:
                 v.output = res.arrays.get(check)
             out.append(v)
@@ -306,9 +311,12 @@ class Engine:
                     bound, value = ref.bound(ch), ref.value(ch)
                 except Exception:  # noqa: BLE001 - no reference: the relation needs none
                     bound, value = np.inf, np.nan
+                refusals = tuple(d for d in st.info.get("conventions", [])
+                                 if d.get("raises") and in_scope(d, case.params, ch))
                 v = relations.judge_relation(case, st.spec.name, f"{ch}~{p.relation}", a, b, p,
                                              bound, value, case.params["dtype"],
-                                             st.info.get("version", ""), self.device)
+                                             st.info.get("version", ""), self.device,
+                                             refusals=refusals)
                 out.append(v)
                 if on_verdict:
                     on_verdict(v)

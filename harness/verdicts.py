@@ -34,6 +34,7 @@ use it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -119,12 +120,18 @@ def _describe_value(a) -> str:
 def judge(case_id: str, framework: str, check: str, invalid: str | None, answer: dict,
           got: np.ndarray | None, expected: Callable[[tuple[str, ...]], np.ndarray],
           bound: Callable[[tuple[str, ...]], np.ndarray], dtype: str, conventions: tuple[str, ...],
-          version: str = "", device: str = "cpu", kinds: dict | None = None) -> Verdict:
+          version: str = "", device: str = "cpu", kinds: dict | None = None,
+          dtype_of: Callable[[tuple[str, ...]], str] | None = None,
+          refusals: tuple[dict, ...] = ()) -> Verdict:
     """`expected(conventions)` gives the reference value (raises ValueError for invalid input);
     `bound(conventions)` the per-element bound of that value; `conventions` are the names the
     adapter declares for this case (in scope), in its order; `kinds` maps a name to its kind
-    (convention, defect, platform-limit; convention when absent)."""
+    (convention, defect, platform-limit; convention when absent); `dtype_of(conventions)` the
+    dtype of that reference value (default: `dtype`). `refusals` are the declarations in scope
+    whose framework raises on valid input (`raises`: a regular expression its message matches):
+    such an error is the declared behaviour, not an `error`."""
     kinds = kinds or {}
+    dtype_of = dtype_of or (lambda names: dtype)
     v = Verdict(case_id, framework, check, "", version=version, device=device,
                 seconds=answer.get("seconds"))
     status = answer.get("status")
@@ -145,6 +152,17 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
             v.detail = f"invalid input ({invalid}) accepted silently: {_describe_value(got)}"
         return v
     if status == "error":
+        message = f"{answer.get('type')}: {answer.get('message', '')}"
+        for d in refusals:  # in declaration order; a defect is named as one
+            if re.search(d["raises"], message):
+                kind = d.get("kind", "convention")
+                v.verdict = KNOWN_DEFECT if kind == "defect" else DIVERGENT
+                v.convention, v.kind, v.fitting = d["name"], kind, [d["name"]]
+                v.error_behaviour = "raises"
+                what = "the known defect" if kind == "defect" else "convention"
+                v.detail = (f"raised on valid input, as {what} {d['name']} says: "
+                            f"{answer.get('type')}: {answer.get('message', '')[:300]}")
+                return v
         v.verdict = ERROR
         v.detail = f"raised {answer.get('type')} on valid input: {answer.get('message', '')[:400]}"
         return v
@@ -166,7 +184,7 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
         v.verdict = PASS
         v.departs = _departures(conventions, expected, ref, b, dtype)
         return v
-    if c.reason in ("values", "nonfinite", "shape"):
+    if c.reason in ("values", "nonfinite", "shape", "dtype"):
         # the smallest set of conventions that explains the result; among sets of that size, the
         # first in the preference order, every fitting one recorded (see the module docstring:
         # never the closest fit, which the last bits decide). A set of two or more is tried only when
@@ -190,7 +208,7 @@ def judge(case_id: str, framework: str, check: str, invalid: str | None, answer:
                 if not changes_case(names):  # the set does not apply to this case
                     continue
                 try:
-                    c2 = compare(got, expected(names), bound(names), dtype,
+                    c2 = compare(got, expected(names), bound(names), dtype_of(names),
                                   answer.get("dtype", dtype))
                 except ValueError:
                     continue
@@ -256,7 +274,9 @@ def _departures(names, expected, ref, bound, dtype) -> list[str]:
 
 
 def _convention_sets(names: tuple[str, ...], changes_case=None):
-    """(size, candidate sets): singles, pairs, triples, then all together, each in the preference
+    """(size, candidate sets): singles, pairs, triples, quadruples (paddle's smoothed mean
+    gradient with an ignore_index it does not ignore takes four), then all together, each in the
+    preference
     order (the order of `names`, the adapter's declaration order); beyond singles, only the sets
     with a member for which `changes_case(name)` holds (every set when it is None)."""
     from itertools import combinations
@@ -270,8 +290,8 @@ def _convention_sets(names: tuple[str, ...], changes_case=None):
     def useful(group):
         return changes_case is None or any(changes_case(n) for n in group)
 
-    for k in (2, 3):
+    for k in (2, 3, 4):
         if k <= len(known):
             yield k, [g for g in combinations(known, k) if useful(g)]
-    if len(known) > 3 and useful(known):
+    if len(known) > 4 and useful(known):
         yield len(known), [known]

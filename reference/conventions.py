@@ -82,6 +82,17 @@ class Conventions:
       softmax the gradient is `s_j (softmax(x_j) - q_j)`, as if `sum_c q_jc == 1`; the loss is
       unchanged.
 
+    Three more are the defaults of an API called without the argument (a case with
+    `defaults: true` leaves the class axis, the reduction and the loss dtype to the API), so that
+    the same call giving another value with another framework's defaults is named:
+
+    - `class_axis`: `"given"` (canonical): the class axis is `axis`. `"dim-1"`: it is dim 1
+      (dim 0 of a 1-D input), whatever `axis` says.
+    - `unreduced`: `False` (canonical). `True`: the loss is returned per position, whatever
+      `reduction` says (its gradient is that of the sum, unless a cotangent is given).
+    - `float32_computation`: `False` (canonical). `True`: the inputs are converted to float32
+      (round to nearest) and the loss computed and returned in float32.
+
     Example:
         >>> Conventions(empty_mean="zero") == resolve_conventions(["empty-mean-zero"])
         True
@@ -104,6 +115,9 @@ class Conventions:
     weighted_mean: str = "weights"
     empty_unreduced: bool = False
     grad_assumes_normalised_labels: bool = False
+    class_axis: str = "given"
+    unreduced: bool = False
+    float32_computation: bool = False
 
     def __post_init__(self) -> None:
         _check_choice("soft_weight", self.soft_weight, ("sample", "per-class"))
@@ -115,8 +129,10 @@ class Conventions:
         _check_choice("smoothing_precision", self.smoothing_precision, ("exact", "float32"))
         _check_choice("smoothing_classes", self.smoothing_classes, ("class-axis", "last-axis"))
         _check_choice("weighted_mean", self.weighted_mean, ("weights", "count"))
+        _check_choice("class_axis", self.class_axis, ("given", "dim-1"))
         for name in ("mean_counts_ignored", "mean_counts_label_elements", "smoothing_skips_ignore",
-                     "none_keeps_class_axis", "empty_unreduced", "grad_assumes_normalised_labels"):
+                     "none_keeps_class_axis", "empty_unreduced", "grad_assumes_normalised_labels",
+                     "unreduced", "float32_computation"):
             flag = getattr(self, name)
             if not isinstance(flag, bool):
                 raise ValueError(f"Conventions.{name}: expected a bool, got {flag!r}")
@@ -399,6 +415,35 @@ _REGISTRY = (
         ),
         formula="dl_j/dx_j = s_j (softmax(x_j) - q_j)  (s_j the sample weight)",
         canonical_formula="dl_j/dx_j = s_j (softmax(x_j) sum_c q_jc - q_j)",
+    ),
+)
+
+_REGISTRY += (
+    Convention(
+        name="class-axis-1-by-default",
+        field="class_axis",
+        value="dim-1",
+        summary=("called without a class axis, the API takes dim 1 (dim 0 of a 1-D input) as "
+                 "the classes"),
+        formula="classes along dim 1",
+        canonical_formula="classes along the case's axis",
+    ),
+    Convention(
+        name="unreduced-by-default",
+        field="unreduced",
+        value=True,
+        summary="called without a reduction, the API returns the per-position losses",
+        formula="l_j for every position j (gradient: of sum_j l_j)",
+        canonical_formula="the case's reduction of l_j",
+    ),
+    Convention(
+        name="float32-by-default",
+        field="float32_computation",
+        value=True,
+        summary=("called without a dtype, the loss converts its inputs to float32 and computes "
+                 "and returns float32 (a configured default float type), whatever the input's dtype"),
+        formula="l(fl32(x), fl32(q)) in float32",
+        canonical_formula="l(x, q) in the input's dtype",
     ),
 )
 

@@ -78,6 +78,8 @@ def cross_entropy(
         >>> cross_entropy(x, np.array([0, -100]), reduction="none").tolist()  # doctest: +ELLIPSIS
         [0.1698..., 0.0]
     """
+    input, label, weight, reduction, axis = call_defaults(
+        conventions, input, label, weight, reduction, axis, soft_label)
     p = _Problem(
         input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
         label_smoothing, conventions,
@@ -148,6 +150,8 @@ def cross_entropy_grad(
         >>> g.tolist()
         [[0.5, -0.5]]
     """
+    input, label, weight, reduction, axis = call_defaults(
+        conventions, input, label, weight, reduction, axis, soft_label)
     plan = _GradPlan(
         input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
         label_smoothing, grad_output, conventions,
@@ -198,11 +202,31 @@ def cross_entropy_grad_blocks(
         >>> [(s, e, b.tolist()) for s, e, b in cross_entropy_grad_blocks(x, np.array([1, 0]))]
         [(0, 2, [[0.25, -0.25], [-0.25, 0.25]])]
     """
+    input, label, weight, reduction, axis = call_defaults(
+        conventions, input, label, weight, reduction, axis, soft_label)
     plan = _GradPlan(
         input, label, weight, ignore_index, reduction, soft_label, axis, use_softmax,
         label_smoothing, grad_output, conventions,
     )
     return _grad_blocks(plan)
+
+
+def call_defaults(conventions, input, label, weight, reduction, axis, soft_label):
+    """The arguments as an API's own defaults make them (`Conventions.class_axis`, `unreduced`,
+    `float32_computation`); unchanged under the canonical conventions."""
+    conv = resolve_conventions(conventions)
+    if conv.class_axis == "dim-1":
+        axis = 1 if np.ndim(input) > 1 else 0
+    if conv.unreduced:
+        reduction = "none"
+    if conv.float32_computation:
+        def f32(a):
+            return None if a is None else np.asarray(a).astype(np.float32).astype(np.float64)
+
+        input, weight = f32(input), f32(weight)
+        if soft_label:
+            label = f32(label)
+    return input, label, weight, reduction, axis
 
 
 class _GradPlan:

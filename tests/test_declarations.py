@@ -26,7 +26,8 @@ def test_every_declaration_has_a_kind_and_its_evidence(adapter):
 
     for d in load_class(BUILTIN[adapter]).conventions:
         assert d.kind in KINDS, d
-        assert d.name in reference.CONVENTIONS, f"{adapter} declares unknown {d.name!r}"
+        assert d.name in reference.CONVENTIONS or d.raises, (
+            f"{adapter} declares unknown {d.name!r}")
         assert d.link.startswith("https://"), d
         if d.kind == "convention":
             assert len(d.quote) > 30, f"{adapter} {d.name}: a convention quotes its docs"

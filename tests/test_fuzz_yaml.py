@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from harness import cases as cases_mod
-from harness.cases import (CHECKS, DISTS, INPUTS, INVALID, LABELS, MAX_CASES, REDUCTIONS, SCHEMA,
-                           WEIGHTS, CaseFileError, case_id, load_case_file)
+from harness.cases import (CALLS, CHECKS, DISTS, INPUTS, INVALID, LABELS, MAX_CASES, MODES,
+                           REDUCTIONS, SCHEMA, SOFT_DISTS, WEIGHTS, CaseFileError, case_id,
+                           load_case_file)
 from harness.dtypes import FORMATS
 from harness.expectations import KEYS as EXP_KEYS
 from harness.expectations import load_expectations
@@ -85,6 +86,11 @@ GOOD = {
     "checks": st.sampled_from([["forward"], ["grad"], ["forward", "grad"]]),
     "invalid": st.sampled_from([None, *INVALID]),
     "relations": st.sampled_from([[], ["permute"], ["weight-ones", "sum-of-none"]]),
+    "ignore_at": st.sampled_from([[], [0], [1, 2]]),
+    "soft_dist": st.sampled_from(SOFT_DISTS),
+    "call": st.sampled_from(CALLS),
+    "mode": st.sampled_from(MODES),
+    "defaults": st.booleans(),
 }
 KEYWORDS = list(SCHEMA) + ["defaults", "blocks", "grid", "cases", "exclude", "name",
                            "description"]
@@ -229,7 +235,9 @@ def test_fuzz_structured_documents(folder, doc, flow):
         assert got and ids == sorted(set(ids))
         for c in got:
             assert c.id == case_id(c.params)
-            assert all(SCHEMA[k](v) is None for k, v in c.params.items()), c.params
+            assert all(SCHEMA[k](v) is None for k, v in c.params.items()
+                       if k != "explicit"), c.params  # explicit: what a defaults case sets
+            assert set(c.params.get("explicit", ())) <= set(SCHEMA)
 
 
 @FUZZ

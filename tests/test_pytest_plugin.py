@@ -105,3 +105,19 @@ def test_heavy_grids_are_collected_only_when_named(project):
     res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--collect-only", "-q",
                             "--expectations", exp)
     assert any(ln.startswith("cases/mini.yaml::") for ln in res.outlines)
+
+
+def test_a_literal_case_file_runs_as_pytest_items(project):
+    import numpy as np
+
+    np.savez(project.path / "cases" / "mine.npz",
+             logits=np.array([[0.5, 1.0, -2.0], [1.0, 2.0, 3.0]]), label=np.array([2, 0]))
+    (project.path / "cases" / "lit.yaml").write_text(textwrap.dedent("""\
+        blocks:
+          - cases:
+              - {id: my-batch, data: mine.npz, reduction: sum}
+              - {id: tiny, data: {logits: [[0.5, 1.0, -2.0]], label: [2]}, dtype: float64}
+        """))
+    res = project.runpytest("cases/lit.yaml", "--frameworks", "numpy", "-q")
+    res.assert_outcomes(passed=4)
+    res.stdout.fnmatch_lines(["*4 passed*"])

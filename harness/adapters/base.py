@@ -27,7 +27,7 @@ from typing import Any, Callable, ClassVar, Mapping
 import numpy as np
 
 FEATURES = ("soft_label", "use_softmax", "weight", "ignore_index", "label_smoothing", "axis",
-            "reduction_none", "reduction_sum", "reduction_mean")
+            "reduction_none", "reduction_sum", "reduction_mean", "framework_probs")
 NATIVE, COMPOSED = "native", "composed"
 
 
@@ -46,6 +46,10 @@ class Capabilities:
     gradient: bool = True
     devices: tuple[str, ...] = ("cpu",)
     dtype_notes: Mapping[str, str] = field(default_factory=dict)
+    # the call styles (case axes `call` and `mode`): each "native", "composed" or
+    # "unsupported: <why this framework has no such style>"
+    calls: Mapping[str, str] = field(default_factory=lambda: {"functional": NATIVE})
+    modes: Mapping[str, str] = field(default_factory=lambda: {"eager": NATIVE})
 
     def support(self, feature: str) -> str:
         return self.features.get(feature, "unsupported: not declared by the adapter")
@@ -53,7 +57,8 @@ class Capabilities:
     def to_json(self) -> dict:
         return {"dtypes": list(self.dtypes), "features": dict(self.features),
                 "label_kinds": list(self.label_kinds), "gradient": self.gradient,
-                "devices": list(self.devices), "dtype_notes": dict(self.dtype_notes)}
+                "devices": list(self.devices), "dtype_notes": dict(self.dtype_notes),
+                "calls": dict(self.calls), "modes": dict(self.modes)}
 
 
 CONVENTION, DEFECT, PLATFORM_LIMIT = "convention", "defect", "platform-limit"
@@ -73,7 +78,8 @@ class DocumentedConvention:
     - `platform-limit`: the framework cannot do better on this platform (no kernel for a dtype).
 
     `scope` limits where the framework follows it: case parameters (and "check": forward or
-    grad) to the values allowed, `excludes` to values not allowed; outside it the name is neither
+    grad) to the values allowed ("leaves": a `defaults: true` case that does not set these
+    arguments), `excludes` to values not allowed; outside it the name is neither
     tried nor held against the framework. One name may be declared twice with disjoint scopes
     (a convention where the docs state it, a defect where they say otherwise). A result the
     reference explains under a defect is `known-defect`, not `divergent`.
@@ -81,7 +87,13 @@ class DocumentedConvention:
     `demo` is the evidence run: case parameters in the case language (defaults: shape [6, 5],
     float64, forward and grad; "checks" limits the checks that must show it) of a case on which
     the reference explains the framework's numbers by this name. `no_demo` says why no case can
-    show it under the harness's settings. `harness.testing.check_adapter` runs every demo."""
+    show it under the harness's settings. `harness.testing.check_adapter` runs every demo.
+
+    `raises` makes it a refusal: on valid cases in its scope the framework raises an error whose
+    `type: message` matches this regular expression (an argument the API does not take, a label
+    shape it does not accept), and that error is judged as the declared behaviour. A refusal's
+    name is the harness's unless the reference computes it too (an API default whose values the
+    reference gives where the call succeeds, and whose inputs it refuses elsewhere)."""
 
     name: str
     link: str
@@ -94,6 +106,7 @@ class DocumentedConvention:
     excludes: Mapping[str, tuple] = field(default_factory=dict)
     demo: Mapping[str, Any] = field(default_factory=dict)
     no_demo: str = ""
+    raises: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -105,6 +118,10 @@ class DocumentedConvention:
         if self.kind == DEFECT and not self.contradicts:
             raise ValueError(f"declaration {self.name!r}: a defect says what contradicts what "
                              "(contradicts=...)")
+        if self.raises:
+            import re
+
+            re.compile(self.raises)  # a typo in the pattern fails at import, not in a run
         for key, values in {**self.scope, **self.excludes}.items():
             if not isinstance(values, (tuple, list)) or not values:
                 raise ValueError(f"declaration {self.name!r}: scope {key!r} must list the values "
@@ -116,7 +133,7 @@ class DocumentedConvention:
 
     def to_json(self) -> dict:
         out = {"name": self.name, "link": self.link, "note": self.note, "kind": self.kind}
-        for key in ("quote", "contradicts", "upstream"):
+        for key in ("quote", "contradicts", "upstream", "raises"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
         if self.scope:
@@ -136,7 +153,13 @@ def in_scope(declaration: Mapping[str, Any], params: Mapping[str, Any], check: s
     def value(key):
         return check if key == "check" else params.get(key)
 
-    return (all(value(k) in allowed for k, allowed in (declaration.get("scope") or {}).items())
+    def holds(key, allowed):
+        if key == "leaves":  # a case with `defaults: true` that leaves these arguments to the API
+            return bool(params.get("defaults")) and not set(allowed) & set(
+                params.get("explicit") or ())
+        return value(key) in allowed
+
+    return (all(holds(k, allowed) for k, allowed in (declaration.get("scope") or {}).items())
             and not any(value(k) in barred
                         for k, barred in (declaration.get("excludes") or {}).items()))
 
@@ -237,6 +260,11 @@ class Adapter:
             return f"dtype {params['dtype']} not supported by {self.api}" + (f": {note}" if note else "")
         if params["label_kind"] not in caps.label_kinds:
             return f"label kind {params['label_kind']!r} not supported by {self.api}"
+        for axis, styles in (("call", caps.calls), ("mode", caps.modes)):
+            style = params.get(axis, CALL_DEFAULTS[axis])
+            s = styles.get(style, "unsupported: not declared by the adapter")
+            if s.startswith("unsupported"):
+                return f"{axis} {style}: {s.partition(': ')[2] or s}"
         for feature, used in _features_used(params).items():
             s = caps.support(feature)
             if used and s.startswith("unsupported"):
@@ -319,6 +347,23 @@ class Adapter:
                 "conventions": [c.to_json() for c in cls.conventions]}
 
 
+CALL_DEFAULTS = {"call": "functional", "mode": "eager"}
+
+
+def passed(params: Mapping[str, Any], names: Mapping[str, str]) -> tuple[str, ...] | None:
+    """Which API arguments a case with `defaults: true` passes: `names` maps the case's keys
+    (axis, dtype, reduction, ignore_index, smoothing) to the API's argument names; those the case
+    sets are passed (and a weight, when it has one), the rest left to the API. None: the case
+    passes every argument (the usual, fully specified call)."""
+    if not params.get("defaults"):
+        return None
+    set_ = set(params.get("explicit", ()))
+    out = [api for key, api in names.items() if key in set_]
+    if params.get("has_weight") and "weight" in names:
+        out.append(names["weight"])
+    return tuple(dict.fromkeys(out))
+
+
 def _features_used(params: Mapping[str, Any]) -> dict[str, bool]:
     return {
         "soft_label": params["label_kind"] == "soft",
@@ -330,6 +375,7 @@ def _features_used(params: Mapping[str, Any]) -> dict[str, bool]:
         "reduction_none": params["reduction"] == "none",
         "reduction_sum": params["reduction"] == "sum",
         "reduction_mean": params["reduction"] == "mean",
+        "framework_probs": bool(params.get("probs_from_logits")),
     }
 
 

@@ -37,19 +37,25 @@ def numpy_cross_entropy(x, label, weight=None, grad_output=None, *, ignore_index
         np.put_along_axis(q, np.where(valid, lab, 0)[..., None], 1, axis=-1)
     if label_smoothing > 0:
         q = (q * (1 - label_smoothing) + label_smoothing / C).astype(dt)
-    w = np.ones(C, dtype=dt) if weight is None else weight.astype(dt)
-    sample_w = np.where(valid, (q * w).sum(axis=-1), 0).astype(dt)
+    # without weights every position weighs 1 (soft rows need not sum to 1); sums of float16 in
+    # float32, as numpy's own mean does ("float16 results are computed using float32
+    # intermediates")
+    acc = np.float32 if dt == np.float16 else dt
+    if weight is None:
+        sample_w = valid.astype(dt)
+    else:
+        sample_w = np.where(valid, (q * weight.astype(dt)).sum(axis=-1), 0).astype(dt)
     with np.errstate(invalid="ignore"):
-        per_pos = -(np.where(q > 0, q * logp, 0)).sum(axis=-1) * sample_w
+        per_pos = -(np.where(q != 0, q * logp, 0)).sum(axis=-1) * sample_w
     per_pos = np.where(valid, per_pos, 0).astype(dt)
     if reduction == "none":
         loss, scale = per_pos, (np.ones_like(per_pos) if grad_output is None else grad_output)
     elif reduction == "sum":
-        loss, scale = per_pos.sum(dtype=dt), np.ones_like(per_pos)
+        loss, scale = per_pos.sum(dtype=acc).astype(dt), np.ones_like(per_pos)
     elif reduction == "mean":
-        denom = sample_w.sum(dtype=dt)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            loss = (per_pos.sum(dtype=dt) / denom).astype(dt)
+        denom = sample_w.sum(dtype=acc)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            loss = (per_pos.sum(dtype=acc) / denom).astype(dt)
             scale = np.full_like(per_pos, 1 / denom)
     else:
         raise ValueError(f"unknown reduction {reduction!r}")
@@ -62,7 +68,7 @@ def numpy_cross_entropy(x, label, weight=None, grad_output=None, *, ignore_index
         g = s * (p * q.sum(axis=-1, keepdims=True) - q)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where(q > 0, -s * q / xm, 0)
+            g = np.where(q != 0, -s * q / xm, 0)
     return np.moveaxis(g.astype(dt), -1, axis), dt.name
 
 
@@ -78,7 +84,9 @@ class NumpyAdapter(Adapter):
     api = "numpy (textbook implementation, in the case dtype)"
     capabilities = Capabilities(
         dtypes=("float16", "float32", "float64"),
-        features={**_ALL, "axis": COMPOSED},
+        features={**_ALL, "axis": COMPOSED,
+                  "framework_probs": ("unsupported: numpy is no framework; its textbook loss takes "
+                                      "logits or probabilities the case gives")},
         dtype_notes={"bfloat16": "numpy has no bfloat16 dtype"},
     )
     conventions = ()  # written to the canonical definition

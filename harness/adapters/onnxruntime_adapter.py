@@ -28,12 +28,15 @@ from __future__ import annotations
 import numpy as np
 
 from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
-                                   Output, Unsupported)
+                                   Output, Unsupported, passed)
 
 OPSET = 13
 IR_VERSION = 10
 OP_DOC = "https://onnx.ai/onnx/operators/onnx__SoftmaxCrossEntropyLoss.html"
 NLL_DOC = "https://onnx.ai/onnx/operators/onnx__NegativeLogLikelihoodLoss.html"
+# the case's keys -> the operator's attributes and inputs (`defaults: true` leaves the others)
+ONNX_ARGUMENTS = {"axis": "axis", "reduction": "reduction", "ignore_index": "ignore_index",
+                  "weight": "weight"}
 
 _BF16_NOTE = ("onnxruntime 1.32 CPU rejects the model at session creation: InvalidGraph: Type "
               "'tensor(bfloat16)' of input parameter (_inlfunc_SoftmaxCrossEntropyLoss_X_Log) of "
@@ -41,12 +44,14 @@ _BF16_NOTE = ("onnxruntime 1.32 CPU rejects the model at session creation: Inval
               "bfloat16 kernel; the onnx checker accepts the model)")
 
 
-def onnx_feeds(x, label, weight, *, dtype, axis, label_keepdim):
-    """The session's inputs: scores in the operator's (N, C, d1, ...) layout, the labels without a
-    size-1 class axis, the weights."""
+def onnx_feeds(x, label, weight, *, dtype, axis):
+    """The session's inputs: scores in the operator's (N, C, d1, ...) layout (`axis` None: as
+    they are), the labels as given (moved with the scores when they have the class axis), the
+    weights."""
     nd = x.ndim
-    scores = np.moveaxis(x, axis, 1) if nd > 1 and axis % nd != 1 else x
-    labels = np.squeeze(label, axis=axis) if label_keepdim else label
+    move = axis is not None and nd > 1 and axis % nd != 1
+    scores = np.moveaxis(x, axis, 1) if move else x
+    labels = np.moveaxis(label, axis, 1) if move and label.ndim == nd else label
     feeds = {"scores": np.ascontiguousarray(scores, dtype=dtype),
              "labels": np.ascontiguousarray(labels)}
     if weight is not None:
@@ -60,7 +65,8 @@ def onnx_model(feeds, *, reduction, ignore_index, use_softmax, opset, ir_version
     import onnx
     from onnx import helper
 
-    attrs = {"reduction": reduction, "ignore_index": ignore_index}
+    attrs = {k: v for k, v in (("reduction", reduction), ("ignore_index", ignore_index))
+             if v is not None}  # None: the operator's default
     if use_softmax:
         nodes = [helper.make_node("SoftmaxCrossEntropyLoss", list(feeds), ["loss"], **attrs)]
     else:  # the operator's function body with LogSoftmax replaced by Log
@@ -70,7 +76,7 @@ def onnx_model(feeds, *, reduction, ignore_index, use_softmax, opset, ir_version
     inputs = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype),
                                             list(v.shape))
               for k, v in feeds.items()]
-    out_shape = list(feeds["labels"].shape) if reduction == "none" else []
+    out_shape = list(feeds["labels"].shape) if reduction == "none" else []  # mean by default
     output = helper.make_tensor_value_info(
         "loss", helper.np_dtype_to_tensor_dtype(feeds["scores"].dtype), out_shape)
     graph = helper.make_graph(nodes, "xent", inputs, [output])
@@ -101,12 +107,12 @@ def onnxruntime_session(model, provider="CPUExecutionProvider"):
                                 providers=[provider])
 
 
-def onnxruntime_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, label_keepdim,
-                              reduction, ignore_index, use_softmax, opset, ir_version,
+def onnxruntime_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, reduction,
+                              ignore_index, use_softmax, opset, ir_version,
                               provider="CPUExecutionProvider", sessions=None):
     """The loss from an onnxruntime session of the one-node model (`sessions`, a dict, caches
-    them by model)."""
-    feeds = onnx_feeds(x, label, weight, dtype=dtype, axis=axis, label_keepdim=label_keepdim)
+    them by model). `axis`, `reduction`, `ignore_index` None: the operator's defaults."""
+    feeds = onnx_feeds(x, label, weight, dtype=dtype, axis=axis)
     model = onnx_model(feeds, reduction=reduction, ignore_index=ignore_index,
                        use_softmax=use_softmax, opset=opset, ir_version=ir_version)
     if sessions is None:
@@ -141,16 +147,48 @@ class OnnxRuntimeAdapter(Adapter):
             "label_smoothing": ("unsupported: SoftmaxCrossEntropyLoss has no label smoothing "
                                 "attribute"),
             "axis": COMPOSED, "reduction_none": NATIVE, "reduction_sum": NATIVE,
-            "reduction_mean": NATIVE},
+            "reduction_mean": NATIVE,
+            "framework_probs": ("unsupported: a model's probabilities are a Softmax node the "
+                                "adapter would add; SoftmaxCrossEntropyLoss takes the scores")},
         gradient=False,
         devices=("cpu", "cuda", "gpu"),
         dtype_notes={"bfloat16": _BF16_NOTE},
+        calls={"functional": NATIVE,  # an operator in a model: ONNX has no loss classes
+               "module": "unsupported: ONNX has operators only; a model node is its one call"},
+        # a session run of the graph is onnxruntime's one way to execute: it stands for the plain
+        # call, and there is no second mode to compare it with
+        modes={"eager": NATIVE,
+               "compiled": "unsupported: onnxruntime has one execution mode, "
+                           "InferenceSession.run of the optimised graph"},
     )
     # Nothing to declare: the operator's definition (OP_DOC: mean = ReduceSum(L) / ReduceSum(W),
     # W = weights[labels], 0 where ignored) is SPEC's canonical one, and every value case measured
     # on onnxruntime 1.32 is canonical, NaN for a mean with nothing left included (not
     # empty-mean-zero).
-    conventions: tuple[DocumentedConvention, ...] = ()
+    conventions: tuple[DocumentedConvention, ...] = (
+        DocumentedConvention(
+            "labels-without-class-axis", OP_DOC,
+            "labels have the scores' shape without the class dimension: labels that keep a "
+            "size-1 class axis are refused at session creation",
+            quote=("labels (heterogeneous) - Tind: The ground truth output tensor, with shape "
+                   "[batch_size], or [batch_size, D1, D2, ..., Dk], where K is the number of "
+                   "dimensions."),
+            raises=r"Target rank must be 1 less than the input rank|ShapeInferenceError",
+            scope={"label": ("hard-keepdim",)},
+            demo={"label": "hard-keepdim", "reduction": "mean", "checks": ["forward"]}),
+        DocumentedConvention(
+            "class-axis-1-by-default", OP_DOC,
+            "the operator reads the classes at dim 1 (scores (N, C, D1, ...)); a model that "
+            "feeds an [N, d, C] input as it is computes over d classes, or refuses labels "
+            "shaped for the last axis",
+            quote=("scores (heterogeneous) - T: The predicted outputs with shape [batch_size, "
+                   "class_size], or [batch_size, class_size, D1, D2 , ..., Dk], where K is the "
+                   "number of dimensions."),
+            raises=r"ShapeInferenceError|dimension mismatch|[Ss]hape",
+            scope={"leaves": ("axis",)},
+            demo={"defaults": True, "shape": [2, 3, 3], "label": "hard",
+                  "checks": ["forward"]}),
+    )
 
     def setup(self):
         import onnx
@@ -189,9 +227,14 @@ class OnnxRuntimeAdapter(Adapter):
                onnx_model, onnx_feeds)
 
     def arguments(self, params, check):
-        return {"dtype": params["dtype"], "axis": params["axis"],
-                "label_keepdim": params["label_kind"] == "hard-keepdim",
-                "reduction": params["reduction"], "ignore_index": params["ignore_index"],
+        given = passed(params, ONNX_ARGUMENTS)
+
+        def arg(key, value):  # what the case leaves to the operator: its default (None here)
+            return value if given is None or ONNX_ARGUMENTS[key] in given else None
+
+        return {"dtype": params["dtype"], "axis": arg("axis", params["axis"]),
+                "reduction": arg("reduction", params["reduction"]),
+                "ignore_index": arg("ignore_index", params["ignore_index"]),
                 "use_softmax": params["use_softmax"], "opset": OPSET, "ir_version": IR_VERSION,
                 "provider": self._provider_name()}
 

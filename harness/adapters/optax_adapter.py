@@ -35,13 +35,16 @@ from __future__ import annotations
 import numpy as np
 
 from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
-                                   Unsupported, keep_user_flags)
+                                   Unsupported, keep_user_flags, passed)
 
 DOCS = "https://optax.readthedocs.io/en/latest/api/losses.html"
 SRC = "https://github.com/google-deepmind/optax/blob/main/optax/losses/_classification.py"
 ISSUE_NEG_INF = "https://github.com/google-deepmind/optax/issues/896"
 
 _REDUCTIONS = ("none", "sum", "mean")
+# the case's keys -> what optax (and its composition) takes; `defaults: true` leaves the others
+OPTAX_ARGUMENTS = {"axis": "axis", "reduction": "reduction", "ignore_index": "ignore_index",
+                   "weight": "weight"}
 _USE_SOFTMAX_REASON = ("optax's cross-entropy losses take logits only (they apply log_softmax); "
                        "optax has no probability-input cross entropy")
 
@@ -77,12 +80,15 @@ def optax_setup(platform="cpu"):
 def optax_loss(x, label, weight, *, safe, soft_label, axis, label_smoothing, ignore_index,
                reduction):
     """The loss of one case in JAX: optax's per-position loss, ignore_index, class weights,
-    smoothing and the reduction composed as JAX users write them."""
+    smoothing and the reduction composed as JAX users write them. `axis` None: optax's default
+    (the last); `ignore_index` None: nothing ignored; `reduction` None: per position."""
     import jax
     import jax.numpy as jnp
     import optax
 
     nd, e = x.ndim, label_smoothing
+    along = {} if axis is None else {"axis": axis}
+    axis = -1 if axis is None else axis
     C = x.shape[axis]
     wshape = tuple(C if i == axis % nd else 1 for i in range(nd))
 
@@ -92,36 +98,41 @@ def optax_loss(x, label, weight, *, safe, soft_label, axis, label_smoothing, ign
             return optax.safe_softmax_cross_entropy(x if last else jnp.moveaxis(x, axis, -1),
                                                     q if last else jnp.moveaxis(q, axis, -1))
         if where is None:
-            return optax.softmax_cross_entropy(x, q, axis=axis)
-        return optax.softmax_cross_entropy(x, q, axis=axis, where=where)
+            return optax.softmax_cross_entropy(x, q, **along)
+        return optax.softmax_cross_entropy(x, q, **along, where=where)
 
     if soft_label:
         q = label
         if e > 0:
-            q = optax.smooth_labels(q, e, axis=axis)
+            q = optax.smooth_labels(q, e, **along)
         l = dense(q)
         if weight is not None:
             w = jnp.sum(q * jnp.reshape(weight, wshape), axis=axis)
     else:
-        valid = label != ignore_index
-        y = jnp.where(valid, label, 0)
+        valid = None if ignore_index is None else label != ignore_index
+        y = label if valid is None else jnp.where(valid, label, 0)
         if e > 0:
             q = jax.nn.one_hot(y, C, dtype=x.dtype, axis=axis)
-            q = optax.smooth_labels(q, e, axis=axis)
-            l = jnp.where(valid, dense(q), 0) if safe else dense(q, where=valid)
+            q = optax.smooth_labels(q, e, **along)
+            l = dense(q) if valid is None else (
+                jnp.where(valid, dense(q), 0) if safe else dense(q, where=valid))
             if weight is not None:
-                w = jnp.where(valid, jnp.sum(q * jnp.reshape(weight, wshape), axis=axis), 0)
+                w = jnp.sum(q * jnp.reshape(weight, wshape), axis=axis)
+                w = w if valid is None else jnp.where(valid, w, 0)
         else:
-            l = optax.softmax_cross_entropy_with_integer_labels(x, y, axis=axis, where=valid)
+            where = {} if valid is None else {"where": valid}
+            l = optax.softmax_cross_entropy_with_integer_labels(x, y, **along, **where)
             if weight is not None:
-                w = jnp.where(valid, weight[y], 0)
-    if reduction == "none":
+                w = weight[y] if valid is None else jnp.where(valid, weight[y], 0)
+    if reduction in ("none", None):
         return l if weight is None else l * w
     if reduction == "sum":
         return jnp.sum(l if weight is None else l * w)
     if weight is not None:
         return jnp.sum(l * w) / jnp.sum(w)
-    return jnp.mean(l) if soft_label else jnp.sum(l) / jnp.sum(valid)
+    if soft_label or valid is None:
+        return jnp.mean(l)
+    return jnp.mean(l, where=valid)  # optax's own position mask, as its losses take it
 
 
 def optax_value(x, label, weight, g, *, want_grad, **loss):
@@ -137,24 +148,38 @@ def optax_value(x, label, weight, g, *, want_grad, **loss):
     return pullback(g)[0]
 
 
-def optax_cross_entropy(x, label, weight=None, g=None, *, dtype, label_keepdim, want_grad,
+def optax_cross_entropy(x, label, weight=None, g=None, *, dtype, want_grad, mode="eager",
                         **loss):
-    """One case through optax, jitted as JAX users run a loss; numpy out, with jax's dtype name."""
+    """One case through optax, op by op (mode "eager") or under jax.jit (mode "compiled", the
+    case's parameters static); labels as given; numpy out, with jax's dtype name."""
     import jax
     import jax.numpy as jnp
 
     dt = getattr(jnp, dtype)
     xj = jnp.asarray(x, dtype=dt)
-    if loss["soft_label"]:
-        label_j = jnp.asarray(label, dtype=dt)
-    else:
-        label_j = jnp.asarray(np.squeeze(label, axis=loss["axis"]) if label_keepdim else label)
+    label_j = jnp.asarray(label, dtype=dt) if loss["soft_label"] else jnp.asarray(label)
     wj = None if weight is None else jnp.asarray(weight, dtype=dt)
     gj = None if g is None else jnp.asarray(g, dtype=dt)
-    fn = jax.jit(optax_value, static_argnames=("want_grad", *loss))
+    fn = (jax.jit(optax_value, static_argnames=("want_grad", *loss)) if mode == "compiled"
+          else optax_value)
     out = fn(xj, label_j, wj, gj, want_grad=want_grad, **loss)
     name = out.dtype.name
     return np.asarray(out.astype(jnp.float32) if name == "bfloat16" else out), name
+
+
+# how optax is called (shared by both adapters): labels as the integer-label API takes them, and
+# optax's lack of a reduction
+CALL_DECLARATIONS = (
+    DocumentedConvention(
+        "unreduced-by-default", DOCS,
+        "optax's losses have no reduction: a call that does not reduce gets the per-position "
+        "losses, and jax.grad of them is refused (jax differentiates scalar functions)",
+        quote=("Returns: Cross-entropy between each prediction and the corresponding target "
+               "distributions, with shape [batch_size]."),
+        raises=r"Gradient only defined for scalar-output functions",
+        scope={"leaves": ("reduction",)},
+        demo={"defaults": True, "label": "soft", "checks": ["forward"]}),
+)
 
 
 class OptaxAdapter(Adapter):
@@ -177,6 +202,9 @@ class OptaxAdapter(Adapter):
                   "axis": NATIVE, "reduction_none": NATIVE, "reduction_sum": COMPOSED,
                   "reduction_mean": COMPOSED},
         devices=("cpu", "cuda", "gpu"),
+        calls={"functional": NATIVE,
+               "module": "unsupported: optax's losses are functions; it has no loss classes"},
+        modes={"eager": NATIVE, "compiled": NATIVE},  # op by op, or jax.jit
     )
     conventions = (
         DocumentedConvention(
@@ -191,6 +219,17 @@ class OptaxAdapter(Adapter):
             upstream=ISSUE_NEG_INF,
             demo={"label": "soft", "dist": "neginf", "shape": [2, 32000], "dtype": "float16",
                   "reduction": "none", "checks": ["forward"]}),
+        DocumentedConvention(
+            "labels-without-class-axis", DOCS,
+            "integer labels have the logits' shape without the class axis: labels that keep a "
+            "size-1 class axis are refused (by jnp.take_along_axis)",
+            quote=("labels: Integers specifying the correct class for each input, with shape "
+                   "[batch_size]. Class labels are assumed to be between 0 and num_classes - 1 "
+                   "inclusive."),
+            raises=r"indices and arr must have the same number of dimensions",
+            scope={"label": ("hard-keepdim",)},
+            demo={"label": "hard-keepdim", "reduction": "mean"}),
+        *CALL_DECLARATIONS,
     )
 
     @classmethod
@@ -263,11 +302,17 @@ class OptaxAdapter(Adapter):
         return optax_setup, {"platform": self.platform}
 
     def arguments(self, params, check):
-        return {"dtype": params["dtype"], "label_keepdim": params["label_kind"] == "hard-keepdim",
-                "want_grad": check == "grad", "safe": self.safe,
-                "soft_label": params["label_kind"] == "soft", "axis": params["axis"],
+        given = passed(params, OPTAX_ARGUMENTS)
+
+        def arg(key, value):  # what the case leaves to optax: its default (None here)
+            return value if given is None or OPTAX_ARGUMENTS[key] in given else None
+
+        return {"dtype": params["dtype"], "want_grad": check == "grad",
+                "mode": params.get("mode", "eager"), "safe": self.safe,
+                "soft_label": params["label_kind"] == "soft", "axis": arg("axis", params["axis"]),
                 "label_smoothing": params["label_smoothing"],
-                "ignore_index": params["ignore_index"], "reduction": params["reduction"]}
+                "ignore_index": arg("ignore_index", params["ignore_index"]),
+                "reduction": arg("reduction", params["reduction"])}
 
     def call(self, inputs, params, check):
         self._check_weight(inputs, params)
@@ -292,8 +337,11 @@ class OptaxSafeAdapter(OptaxAdapter):
                   "axis": COMPOSED, "reduction_none": NATIVE, "reduction_sum": COMPOSED,
                   "reduction_mean": COMPOSED},
         devices=("cpu", "cuda", "gpu"),
+        calls={"functional": NATIVE,
+               "module": "unsupported: optax's losses are functions; it has no loss classes"},
+        modes={"eager": NATIVE, "compiled": NATIVE},  # op by op, or jax.jit
     )
-    conventions = ()
+    conventions = CALL_DECLARATIONS
 
     def unsupported_reason(self, params):
         reason = super().unsupported_reason(params)

@@ -16,7 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.adapters.base import NATIVE, Adapter, Capabilities, DocumentedConvention, accelerator
+from harness.adapters.base import (NATIVE, Adapter, Capabilities, DocumentedConvention, accelerator,
+                                   passed)
+
+# the case's keys -> paddle's argument names (what `defaults: true` passes when the case sets it)
+PADDLE_ARGUMENTS = {"axis": "axis", "reduction": "reduction", "ignore_index": "ignore_index",
+                    "smoothing": "label_smoothing", "weight": "weight"}
 
 TAG = "https://github.com/PaddlePaddle/Paddle/blob/v3.3.1"
 DOC = "https://www.paddlepaddle.org.cn/documentation/docs/en/api/paddle/nn/functional/cross_entropy_en.html"
@@ -65,22 +70,37 @@ def paddle_tensor(a, dtype):
 
 
 def paddle_cross_entropy(x, label, weight=None, g=None, *, dtype, ignore_index, reduction,
-                         soft_label, axis, use_softmax, label_smoothing, want_grad):
-    """paddle.nn.functional.cross_entropy with every argument passed through; the loss, or the
-    input's gradient by autograd, as numpy with paddle's dtype name."""
+                         soft_label, axis, use_softmax, label_smoothing, want_grad,
+                         call="functional", mode="eager", passed=None, probs_from_logits=False):
+    """paddle.nn.functional.cross_entropy (call "module": paddle.nn.CrossEntropyLoss; mode
+    "compiled": through paddle.jit.to_static) with every argument passed through (`passed`: the
+    ones to pass; None: all); the loss, or the input's gradient by autograd, as numpy with
+    paddle's dtype name."""
     import paddle
     import paddle.nn.functional as F
 
     xt = paddle_tensor(x, dtype)
     xt.stop_gradient = not want_grad
+    inp = F.softmax(xt, axis=axis) if probs_from_logits else xt  # paddle's own probabilities
     lt = paddle_tensor(label, dtype)  # as given: float labels (invalid) stay float
     w = None if weight is None else paddle_tensor(weight, dtype)
+    kwargs = {"weight": w, "ignore_index": ignore_index, "reduction": reduction,
+              "soft_label": soft_label, "axis": axis, "use_softmax": use_softmax,
+              "label_smoothing": label_smoothing}
+    if passed is not None:  # the label kind and input kind are the case's, always passed
+        kwargs = {k: v for k, v in kwargs.items()
+                  if k in passed or k in ("soft_label", "use_softmax")}
+    if call == "module":
+        loss = paddle.nn.CrossEntropyLoss(**kwargs)
+    else:
+        def loss(z, y):
+            return F.cross_entropy(z, y, **kwargs)
+    if mode == "compiled":
+        loss = paddle.jit.to_static(loss)
     with paddle.set_grad_enabled(want_grad):
-        out = F.cross_entropy(xt, lt, weight=w, ignore_index=ignore_index, reduction=reduction,
-                              soft_label=soft_label, axis=axis, use_softmax=use_softmax,
-                              label_smoothing=label_smoothing)
+        out = loss(inp, lt)
     if want_grad:
-        if reduction == "none":
+        if g is not None:
             # paddle may keep a size-1 class axis (none-keeps-class-axis): same elements, order
             out.backward(paddle_tensor(np.asarray(g).reshape(out.shape), dtype))
         else:
@@ -111,9 +131,11 @@ class PaddleAdapter(Adapter):
         dtypes=CPU_DTYPES,
         features={f: NATIVE for f in ("soft_label", "use_softmax", "weight", "ignore_index",
                                       "label_smoothing", "axis", "reduction_none", "reduction_sum",
-                                      "reduction_mean")},
+                                      "reduction_mean", "framework_probs")},
         devices=("cpu", "gpu"),
         dtype_notes={d: _NO_CPU_KERNEL for d in GPU_ONLY_DTYPES},
+        calls={"functional": NATIVE, "module": NATIVE},  # F.cross_entropy, nn.CrossEntropyLoss
+        modes={"eager": NATIVE, "compiled": NATIVE},  # paddle.jit.to_static
     )
     # kinds and evidence: docs/research-frameworks.md (paddle); DOC is the rendered docstring of
     # the installed 3.3.1 loss.py
@@ -208,8 +230,35 @@ class PaddleAdapter(Adapter):
             contradicts=("the docs describe smoothing towards a uniform distribution over the "
                          "classes; with axis != -1 the smoothed rows do not sum to 1 (0.88), "
                          "and the gradient is then wrong too"),
+            # hard labels: the one-hot of depth shape[-1] then fails on the labels' shape or
+            # values (the call is refused)
+            raises=(r"should in same shape in dimensions except axis|should be less than "
+                    r"Input\(depth\)|the axis dimension of Input\(X\) and Input\(Label\) "
+                    r"should be equal"),
             demo={"shape": [4, 6, 5], "axis": 1, "label": "soft", "smoothing": 0.2,
                   "reduction": "sum", "dtype": "float32"}),
+        DocumentedConvention(
+            "weighted-dense-labels-last-axis-only", LOSS,
+            "class weights with soft or smoothed labels are applied by a matmul that assumes "
+            "the class axis last: with another axis the call is refused",
+            kind="defect",
+            contradicts=("the docs take any axis ('axis (int, optional): The index of dimension "
+                         "to perform softmax calculations') and a weight of shape [C] with soft "
+                         "labels; the same call without weight, or with the axis last, works"),
+            raises=r"In operator matmul, the \[\d\] dimension of Input\(X\) must be equal",
+            demo={"shape": [4, 6, 5], "axis": 1, "label": "soft", "weight": "random",
+                  "reduction": "mean"}),
+        DocumentedConvention(
+            "smoothing-cannot-ignore", f"{LOSS}#L3008-L3021",
+            "label_smoothing one-hot encodes the labels first, so a label equal to a negative "
+            "ignore_index is refused by one_hot",
+            kind="defect",
+            contradicts=("the docs give ignore_index ('Specifies a target value that is "
+                         "ignored') and label_smoothing together with no restriction, and torch's "
+                         "same call ignores those positions; paddle raises instead"),
+            raises=r"Expected p_in_data\[i\] >= 0",
+            scope={"label": ("hard", "hard-keepdim")}, excludes={"smoothing": (0.0,)},
+            demo={"smoothing": 0.1, "ignore_frac": 0.5, "reduction": "mean"}),
         DocumentedConvention(
             "none-keeps-class-axis", f"{LOSS}#L3152-L3155",
             "reduction='none' keeps a size-1 class axis for soft labels and for hard labels "
@@ -258,4 +307,7 @@ class PaddleAdapter(Adapter):
         return {"dtype": params["dtype"], "ignore_index": params["ignore_index"],
                 "reduction": params["reduction"], "soft_label": params["label_kind"] == "soft",
                 "axis": params["axis"], "use_softmax": params["use_softmax"],
-                "label_smoothing": params["label_smoothing"], "want_grad": check == "grad"}
+                "label_smoothing": params["label_smoothing"], "want_grad": check == "grad",
+                "call": params.get("call", "functional"), "mode": params.get("mode", "eager"),
+                "passed": passed(params, PADDLE_ARGUMENTS),
+                "probs_from_logits": bool(params.get("probs_from_logits"))}

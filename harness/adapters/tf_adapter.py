@@ -32,11 +32,17 @@ import os
 
 
 from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
-                                   keep_user_flags)
+                                   keep_user_flags, passed)
 
 DENSE_DOC = "https://www.tensorflow.org/api_docs/python/tf/nn/softmax_cross_entropy_with_logits"
+SPARSE_DOC = ("https://www.tensorflow.org/api_docs/python/tf/nn/"
+              "sparse_softmax_cross_entropy_with_logits")
 
 DETERMINISM_ENV = "XENT_PARITY_TF_DETERMINISM"
+# the case's keys -> what tf.nn's composition takes (what `defaults: true` keeps when the case
+# sets it; the rest is left to the ops: last axis, no ignore, per-position losses)
+TF_NN_ARGUMENTS = {"axis": "axis", "reduction": "reduction", "ignore_index": "ignore_index",
+                   "weight": "weight"}
 
 
 def op_determinism() -> bool:
@@ -122,13 +128,16 @@ def tf_tensor(a, dtype):
     return tf.cast(tf.constant(a), tf.bfloat16) if dtype == "bfloat16" else tf.constant(a)
 
 
-def tf_run(loss, x, label, weight, g, *, dtype, soft_label, want_grad, device="/CPU:0"):
+def tf_run(loss, x, label, weight, g, *, dtype, soft_label, want_grad, device="/CPU:0",
+           mode="eager"):
     """The arrays as tensors (soft labels and weights in `dtype`, hard labels as given), then
     `loss(xt, y, w)` as numpy, or its gradient by tf.GradientTape (with the cotangent `g` of an
-    unreduced loss, where given); bfloat16 widened to float32 exactly. Returns (values, dtype
-    name)."""
+    unreduced loss, where given); bfloat16 widened to float32 exactly. Mode "compiled": `loss`
+    through `tf.function(jit_compile=True)` (XLA). Returns (values, dtype name)."""
     import tensorflow as tf
 
+    if mode == "compiled":
+        loss = tf.function(loss, jit_compile=True)
     with tf.device(device):
         xt = tf_tensor(x, dtype)
         w = None if weight is None else tf_tensor(weight, dtype)
@@ -145,27 +154,35 @@ def tf_run(loss, x, label, weight, g, *, dtype, soft_label, want_grad, device="/
     return values, out.dtype.name
 
 
-def tf_nn_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_label, label_keepdim,
-                        ignore_index, reduction, label_smoothing, want_grad, device="/CPU:0"):
+def tf_nn_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_label, ignore_index,
+                        reduction, label_smoothing, want_grad, device="/CPU:0", mode="eager",
+                        passed=None):
     """tf.nn's cross-entropy ops with ignore_index, class weights, smoothing, the class axis and
-    the reductions composed the way TensorFlow users write them."""
+    the reductions composed the way TensorFlow users write them (`passed`: the arguments the case
+    sets, None: all; what it leaves out is left to the op: last axis, no ignore, unreduced)."""
     import tensorflow as tf
 
     nd, ax = x.ndim, axis % x.ndim
     C, e = x.shape[ax], label_smoothing
+    every = passed is None
+    reduce = every or "reduction" in passed
+    moved = (every or "axis" in passed) and ax != nd - 1
+    ignore = every or "ignore_index" in passed
 
     def soft(xt, y, w):
         q = y
         if e > 0:
             q = q * (1 - e) + e / C  # label smoothing
-        ce = tf.nn.softmax_cross_entropy_with_logits(labels=q, logits=xt, axis=axis)
+        ce = (tf.nn.softmax_cross_entropy_with_logits(labels=q, logits=xt, axis=axis)
+              if every or "axis" in passed else
+              tf.nn.softmax_cross_entropy_with_logits(labels=q, logits=xt))
         if w is not None:
             bshape = [C if i == ax else 1 for i in range(nd)]
             sw = tf.reduce_sum(q * tf.reshape(w, bshape), axis=axis)  # sample weight sum_c w_c q_c
             per_pos = ce * sw
         else:
             per_pos = ce
-        if reduction == "none":
+        if reduction == "none" or not reduce:
             return per_pos
         if reduction == "sum":
             return tf.reduce_sum(per_pos)
@@ -174,10 +191,10 @@ def tf_nn_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_labe
         return tf.reduce_mean(per_pos)
 
     def hard(xt, y, w):
-        labels = tf.squeeze(y, axis=axis) if label_keepdim else y
-        z = tf.transpose(xt, [i for i in range(nd) if i != ax] + [ax]) if ax != nd - 1 else xt
-        valid = tf.not_equal(labels, ignore_index)
-        safe_y = tf.where(valid, labels, tf.zeros_like(labels))
+        labels = y  # as given: the sparse op takes labels without the class axis
+        z = tf.transpose(xt, [i for i in range(nd) if i != ax] + [ax]) if moved else xt
+        valid = tf.not_equal(labels, ignore_index) if ignore else tf.ones_like(labels, tf.bool)
+        safe_y = tf.where(valid, labels, tf.zeros_like(labels)) if ignore else labels
         if e > 0:
             q = tf.one_hot(safe_y, C, dtype=getattr(tf, dtype)) * (1 - e) + e / C  # smoothing
             ce = tf.nn.softmax_cross_entropy_with_logits(labels=q, logits=z)
@@ -189,15 +206,15 @@ def tf_nn_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_labe
             per_pos = tf.where(valid, ce * sw, tf.zeros_like(ce))
         else:
             sw = tf.cast(valid, ce.dtype)
-            per_pos = tf.where(valid, ce, tf.zeros_like(ce))
-        if reduction == "none":
+            per_pos = tf.where(valid, ce, tf.zeros_like(ce)) if ignore else ce
+        if reduction == "none" or not reduce:
             return per_pos
         if reduction == "sum":
             return tf.reduce_sum(per_pos)
         return tf.reduce_sum(per_pos) / tf.reduce_sum(sw)
 
     return tf_run(soft if soft_label else hard, x, label, weight, g, dtype=dtype,
-                  soft_label=soft_label, want_grad=want_grad, device=device)
+                  soft_label=soft_label, want_grad=want_grad, device=device, mode=mode)
 
 
 # Measured on 8192 x 128000 float32 (benchmarks/FINDINGS.md, section 5) for tf.nn and keras: the
@@ -246,9 +263,9 @@ class TensorFlowWorker(Adapter):
         """The arguments both entry points take; each adapter adds its own."""
         return {"dtype": params["dtype"], "axis": params["axis"],
                 "soft_label": params["label_kind"] == "soft",
-                "label_keepdim": params["label_kind"] == "hard-keepdim",
                 "label_smoothing": float(params["label_smoothing"]),
-                "want_grad": check == "grad", "device": tf_device(self.device)}
+                "want_grad": check == "grad", "device": tf_device(self.device),
+                "mode": params.get("mode", "eager")}
 
 
 class TfNnAdapter(TensorFlowWorker):
@@ -269,6 +286,9 @@ class TfNnAdapter(TensorFlowWorker):
             "reduction_mean": COMPOSED,
         },
         devices=("cpu", "gpu"),
+        calls={"functional": NATIVE,
+               "module": "unsupported: tf.nn has functions only; its loss classes are keras's"},
+        modes={"eager": NATIVE, "compiled": NATIVE},  # tf.function(jit_compile=True): XLA
     )
     conventions = (
         DocumentedConvention(
@@ -293,6 +313,26 @@ class TfNnAdapter(TensorFlowWorker):
                          "path of the same call returns the true derivative"),
             upstream="https://github.com/tensorflow/tensorflow/issues/2327",
             no_demo=NOT_SHOWN_FUSED_GRADIENT),
+        DocumentedConvention(
+            "labels-without-class-axis", SPARSE_DOC,
+            "the sparse op's labels have the logits' shape without the class axis: labels that "
+            "keep a size-1 class axis are refused",
+            quote=("labels: Tensor of shape [d_0, d_1, ..., d_{r-1}] (where r is rank of labels "
+                   "and result) ... Raises: ValueError: If logits are scalars (need to have rank "
+                   ">= 1) or if the rank of the labels is not equal to the rank of the logits "
+                   "minus one."),
+            raises=r"labels.shape.rank. must equal .logits.shape.rank - 1",
+            scope={"label": ("hard-keepdim",)},
+            demo={"label": "hard-keepdim", "reduction": "mean"}),
+        DocumentedConvention(
+            "unreduced-by-default", DENSE_DOC,
+            "tf.nn's ops have no reduction: a call that does not reduce gets the per-position "
+            "losses",
+            quote=("Returns: A Tensor that contains the softmax cross entropy loss. Its type is "
+                   "the same as logits and its shape is the same as labels except that it does "
+                   "not have the last dimension of labels."),
+            scope={"leaves": ("reduction",)},
+            demo={"defaults": True, "label": "soft"}),
     )
 
     def unsupported_reason(self, params):
@@ -307,4 +347,4 @@ class TfNnAdapter(TensorFlowWorker):
 
     def arguments(self, params, check):
         return {**super().arguments(params, check), "ignore_index": params["ignore_index"],
-                "reduction": params["reduction"]}
+                "reduction": params["reduction"], "passed": passed(params, TF_NN_ARGUMENTS)}

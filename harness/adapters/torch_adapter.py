@@ -1,19 +1,28 @@
-"""torch: `torch.nn.functional.cross_entropy`, gradients by autograd.
+"""torch: `torch.nn.functional.cross_entropy` (call "functional") or `torch.nn.CrossEntropyLoss`
+(call "module"), eager or through `torch.compile` (mode "compiled"), gradients by autograd.
 
-torch wants the class axis at dim 1, so the adapter moves it there (and the soft labels with it).
-Probability input has no cross-entropy API in torch; for hard labels it is composed the way torch
-users do it, `F.nll_loss(torch.log(p), ...)`.
+torch has no class-axis argument and reads the classes at dim 1, so the adapter moves the class
+axis there (and labels that have it, soft labels or labels keeping a size-1 class axis, with it),
+unless a case with `defaults: true` leaves the axis to torch. Labels are otherwise passed as given:
+torch refuses a kept size-1 class axis (`labels-without-class-axis`). Probability input has no
+cross-entropy API in torch; for hard labels it is composed the way torch users do it,
+`F.nll_loss(torch.log(p), ...)` (`nn.NLLLoss` for call "module").
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from harness.adapters.base import COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention
+from harness.adapters.base import (COMPOSED, NATIVE, Adapter, Capabilities, DocumentedConvention,
+                                   passed)
 
 DOC = "https://pytorch.org/docs/stable/generated/torch.nn.functional.cross_entropy.html"
 LOSS_DOC = "https://docs.pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html"
 SRC = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/LossNLL.cpp"
+COMPILE_DOC = "https://docs.pytorch.org/docs/stable/generated/torch.compile.html"
+# the case's keys -> torch's argument names (what `defaults: true` passes when the case sets it)
+TORCH_ARGUMENTS = {"axis": "axis", "reduction": "reduction", "ignore_index": "ignore_index",
+                   "smoothing": "label_smoothing", "weight": "weight"}
 
 
 def torch_setup(device="cpu"):
@@ -38,33 +47,46 @@ def torch_tensor(a, dtype, device="cpu", requires_grad=False):
     return t.requires_grad_(requires_grad)
 
 
-def torch_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_label, label_keepdim,
-                        use_softmax, reduction, ignore_index, label_smoothing, want_grad,
-                        device="cpu"):
-    """F.cross_entropy with the class axis moved to dim 1 (nll_loss(log(p)) for probabilities);
-    the loss, or the input's gradient by autograd, as numpy with torch's dtype name."""
+def torch_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_label, use_softmax,
+                        reduction, ignore_index, label_smoothing, want_grad, call="functional",
+                        mode="eager", passed=None, probs_from_logits=False, device="cpu"):
+    """F.cross_entropy (call "module": nn.CrossEntropyLoss; mode "compiled": through
+    torch.compile), nll_loss(log(p)) for probabilities; the loss, or the input's gradient by
+    autograd, as numpy with torch's dtype name. `passed`: the arguments to pass (None: all)."""
     import torch
     import torch.nn.functional as F
 
     xt = torch_tensor(x, dtype, device, requires_grad=want_grad)
-    inp = torch.movedim(xt, axis, 1) if xt.ndim > 1 else xt
-    w = None if weight is None else torch_tensor(weight, dtype, device)
-    if soft_label:
-        t = torch_tensor(label, dtype, device)
-        t = torch.movedim(t, axis, 1) if t.ndim > 1 else t
+    # torch has no class-axis argument: it reads the classes at dim 1, so the class axis is moved
+    # there (and a label array that has the axis with it), unless the case leaves it to torch
+    move = (passed is None or "axis" in passed) and xt.ndim > 1
+
+    def at_dim1(t):
+        return torch.movedim(t, axis, 1) if move and t.ndim == xt.ndim else t
+
+    inp = at_dim1(xt)
+    t = at_dim1(torch_tensor(label, dtype, device))  # hard labels as given: int64
+    kwargs = {"weight": None if weight is None else torch_tensor(weight, dtype, device),
+              "reduction": reduction, "ignore_index": ignore_index}
+    if use_softmax:
+        kwargs["label_smoothing"] = label_smoothing
+    if passed is not None:
+        kwargs = {k: v for k, v in kwargs.items() if k in passed}
+    if probs_from_logits:  # the probabilities as torch's own softmax makes them
+        inp = torch.softmax(inp, dim=1 if inp.ndim > 1 else 0)
+    if not use_softmax:  # no probability-input cross entropy in torch: the users' composition
+        inp = torch.log(inp)
+    if call == "module":
+        loss = (torch.nn.CrossEntropyLoss if use_softmax else torch.nn.NLLLoss)(**kwargs)
     else:
-        t = torch_tensor(np.squeeze(label, axis=axis) if label_keepdim else label, dtype, device)
-    # ignore_index goes to torch for soft labels too: torch itself rejects it with probability
-    # targets (only the default -100 is allowed there)
+        def loss(z, y):
+            return (F.cross_entropy if use_softmax else F.nll_loss)(z, y, **kwargs)
+    if mode == "compiled":
+        loss = torch.compile(loss)
     with torch.set_grad_enabled(want_grad):
-        if use_softmax:
-            out = F.cross_entropy(inp, t, weight=w, reduction=reduction,
-                                  ignore_index=ignore_index, label_smoothing=label_smoothing)
-        else:
-            out = F.nll_loss(torch.log(inp), t, weight=w, reduction=reduction,
-                             ignore_index=ignore_index)
+        out = loss(inp, t)
     if want_grad:
-        if reduction == "none":
+        if g is not None:
             out.backward(torch_tensor(g, dtype, device))
         else:
             out.backward()
@@ -96,8 +118,11 @@ class TorchAdapter(Adapter):
         dtypes=("float16", "bfloat16", "float32", "float64"),
         features={"soft_label": NATIVE, "use_softmax": COMPOSED, "weight": NATIVE,
                   "ignore_index": NATIVE, "label_smoothing": NATIVE, "axis": COMPOSED,
-                  "reduction_none": NATIVE, "reduction_sum": NATIVE, "reduction_mean": NATIVE},
+                  "reduction_none": NATIVE, "reduction_sum": NATIVE, "reduction_mean": NATIVE,
+                  "framework_probs": COMPOSED},  # torch.softmax, then nll_loss(log(p))
         devices=("cpu", "cuda"),
+        calls={"functional": NATIVE, "module": NATIVE},  # F.cross_entropy, nn.CrossEntropyLoss
+        modes={"eager": NATIVE, "compiled": NATIVE},  # torch.compile (inductor, C++ on CPU)
     )
     # measured on 1024 x 128000 (float32 and bfloat16): the forward allocates its log-softmax;
     # forward + backward the log-softmax, its gradient, the input's gradient and a cast copy
@@ -133,6 +158,28 @@ class TorchAdapter(Adapter):
                    "l_n / sum_{n=1}^N w_{y_n} 1{y_n != ignore_index}"),
             upstream="https://github.com/pytorch/pytorch/pull/63122",
             demo={"smoothing": 0.1, "weight": "random", "reduction": "mean"}),
+        DocumentedConvention(
+            "labels-without-class-axis", LOSS_DOC,
+            "class-index targets have the input's shape without the class dimension: labels "
+            "that keep a size-1 class axis ([N, 1] for an [N, C] input) are refused",
+            quote=("Target: If containing class indices, shape (), (N) or (N, d_1, d_2, ..., "
+                   "d_K) with K >= 1 in the case of K-dimensional loss where each value should "
+                   "be between [0, C)"),
+            raises=(r"0D or 1D target tensor expected|Expected target size|only batches of "
+                    r"spatial targets supported|size mismatch \(got input: \[\d+\], target"),
+            scope={"label": ("hard-keepdim",)},
+            demo={"label": "hard-keepdim", "reduction": "mean"}),
+        DocumentedConvention(
+            "class-axis-1-by-default", LOSS_DOC,
+            "torch has no class-axis argument: the classes are dim 1 (dim 0 of a 1-D input); a "
+            "call that leaves the axis to torch reads an [N, d, C] input as N x d classes",
+            quote=("Input: Shape (C), (N, C) or (N, C, d_1, d_2, ..., d_K) with K >= 1 in the "
+                   "case of K-dimensional loss ... where: C = number of classes, N = batch size"),
+            # class-index targets shaped for the last axis are then refused: their shape is not
+            # the input's without dim 1
+            raises=r"Expected target size|0D or 1D target tensor expected",
+            scope={"leaves": ("axis",)},
+            demo={"defaults": True, "shape": [2, 3, 4], "label": "soft"}),
     )
 
     def dispatch(self):
@@ -164,8 +211,10 @@ class TorchAdapter(Adapter):
     def arguments(self, params, check):
         return {"dtype": params["dtype"], "axis": params["axis"],
                 "soft_label": params["label_kind"] == "soft",
-                "label_keepdim": params["label_kind"] == "hard-keepdim",
                 "use_softmax": params["use_softmax"], "reduction": params["reduction"],
                 "ignore_index": params["ignore_index"],
                 "label_smoothing": params["label_smoothing"], "want_grad": check == "grad",
+                "call": params.get("call", "functional"), "mode": params.get("mode", "eager"),
+                "passed": passed(params, TORCH_ARGUMENTS),
+                "probs_from_logits": bool(params.get("probs_from_logits")),
                 "device": self.torch_device}
