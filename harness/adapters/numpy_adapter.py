@@ -88,6 +88,9 @@ class NumpyAdapter(Adapter):
                   "framework_probs": ("unsupported: numpy is no framework; its textbook loss takes "
                                       "logits or probabilities the case gives")},
         dtype_notes={"bfloat16": "numpy has no bfloat16 dtype"},
+        calls={"functional": NATIVE,
+               "module": "unsupported: the textbook numpy loss is one function; numpy has no "
+                         "loss classes"},
     )
     conventions = ()  # written to the canonical definition
     # whole-array temporaries in the case dtype: shifted logits, their exp, log-probabilities, the
