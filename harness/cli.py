@@ -9,7 +9,8 @@
     xent-parity gate --baseline reports/baseline.json --results reports/results.json
 
 Exit status: 0 when the run completed, whatever the verdicts; 1 when an adapter could not start or
-load (the others run, and the reports say which failed and why); 2 for usage errors, bad case files
+load (the others run, and the reports say which failed and why; `list` too, after listing the
+others) and when the gate finds a regression; 2 for usage errors, bad case files
 and a missing expectations file; 130 when interrupted (partial results are written and the resume
 command is printed).
 """
@@ -222,12 +223,14 @@ def cmd_list(args) -> int:
     names = _split(args.frameworks) or sorted(known_adapters())
     known = known_adapters()
     print("adapters:")
+    unloadable = 0
     for name in names:
         ref = known.get(name, name)
         try:
             cls = load_class(ref)
         except ValueError as e:
             print(f"  {name}: {e}")
+            unloadable += 1
             continue
         why = cls.installed()
         state = f"{cls.version()}" if why is None else f"not installed ({why})"
@@ -243,7 +246,7 @@ def cmd_list(args) -> int:
         print(f"cases ({len(cases)}):")
         for c in cases:
             print(f"  {c.id}")
-    return 0
+    return 1 if unloadable else 0  # an adapter that cannot load is a failure, as for run
 
 
 def cmd_explain(args) -> int:
@@ -337,8 +340,18 @@ def cmd_expectations(args) -> int:
     return 1 if plan.unreviewed or not (current or args.update) else 0
 
 
+def _version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("xent-parity")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="xent-parity", description="Cross-entropy conformance harness")
+    ap.add_argument("--version", action="version", version=f"xent-parity {_version()}")
     sub = ap.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a grid through the adapters and write reports")
     _add_common(run)

@@ -189,3 +189,31 @@ def test_the_default_expectations_are_found_beside_the_case_file_not_in_the_cwd(
     (tmp_path / "g.yaml").write_text("blocks:\n  - cases: [{shape: [2, 3]}]\n")
     assert default_expectations([str(tmp_path / "g.yaml")]) == str(
         root / "cases" / "expectations.yaml")
+
+
+def test_version_and_the_exit_status_of_list(capsys):
+    import importlib.metadata
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == (
+        f"xent-parity {importlib.metadata.version('xent-parity')}")
+    assert main(["list", "--frameworks", "numpy"]) == 0
+    assert main(["list", "--frameworks", "numpy,no.such.module:Ghost"]) == 1
+    out = capsys.readouterr().out
+    assert "numpy [" in out and "no.such.module:Ghost" in out
+
+
+def test_every_built_in_adapter_names_an_extra_that_exists():
+    import tomllib
+    from pathlib import Path
+
+    from harness.adapters import BUILTIN, load_class
+
+    extras = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+                           )["project"]["optional-dependencies"]
+    for name, ref in BUILTIN.items():
+        cls = load_class(ref)
+        assert cls.extra == "" or cls.extra in extras, (name, cls.extra)
+        assert cls.extra or cls.module == "numpy", f"{name}: no install hint"
