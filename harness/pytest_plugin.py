@@ -19,6 +19,8 @@ framework would evaluate all of that framework's cases again.)
 
 from __future__ import annotations
 
+import shlex
+
 from pathlib import Path
 
 import pytest
@@ -86,6 +88,8 @@ class _ParitySession:
         self.judged = {}  # id(verdict) -> (verdict, detail) as judged, before consistency
         self.expectations = None
         self._specs = None
+        self.collected = []  # (case, framework, check) of the items that run (after -k)
+        self.deselected = 0
 
     def specs(self):
         from harness.adapters import known_adapters
@@ -229,21 +233,50 @@ class ParityItem(pytest.Item):
             lines = [str(excinfo.value)]
             if self.verdict is not None and self.verdict.comparison is not None:
                 lines.append(self.verdict.comparison.summary())
-            lines.append(f"reproduce: python -m harness explain {self.case.id} "
-                         f"{self.path.relative_to(self.config.rootpath)} --frameworks "
-                         f"{self.framework} --reproducer")
+            lines.append("reproduce: " + shlex.join([
+                "python", "-m", "harness", "explain", self.case.id, self._shown_path(),
+                "--frameworks", self.framework, "--reproducer"]))
             return "\n".join(lines)
         return super().repr_failure(excinfo)
 
+    def _shown_path(self) -> str:
+        """The case file as the command should name it from where pytest was started: relative
+        when it lies below that folder, else absolute (a file outside the rootdir included)."""
+        here = Path(self.config.invocation_params.dir)
+        path = Path(self.path).resolve()
+        try:
+            return str(path.relative_to(here.resolve()))
+        except ValueError:
+            return str(path)
+
     def reportinfo(self):
         return self.path, 0, f"{self.case.id} [{self.framework} {self.check}]"
+
+
+def pytest_deselected(items):
+    for it in items:
+        s = getattr(it.config, "_xent", None)
+        if s is not None:
+            s.deselected += 1
+
+
+def pytest_collection_finish(session):
+    s = getattr(session.config, "_xent", None)
+    if s is not None:
+        s.collected = [(it.case.id, it.framework, it.check) for it in session.items
+                       if isinstance(it, ParityItem)]
 
 
 def pytest_terminal_summary(terminalreporter, config):
     s = getattr(config, "_xent", None)
     if not s or s.expectations is None:
         return
-    unmatched = [e for e in s.expectations if not e.matched]
+    # only what this run could have matched: entries of the selected frameworks; when items were
+    # deselected (`-k`, `--deselect`), only those naming an item that ran (an entry that names
+    # nothing at all is reported by a full run)
+    selected = {spec.name for spec in s.specs()}
+    unmatched = [e for e in s.expectations if not e.matched and e.framework in selected
+                 and (not s.deselected or any(e.selects(*key) for key in s.collected))]
     if unmatched:
         terminalreporter.section("xent-parity: expectations that matched no collected result")
         for e in unmatched:

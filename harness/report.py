@@ -105,7 +105,10 @@ def write_results(path, doc: dict) -> None:
 
 
 def _md_escape(s: str) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ")
+    """Text as one table cell or line of markdown: no cell break, no line break, and no emphasis
+    (`Loss.__call__` would render as a bold "call")."""
+    out = str(s).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return out.replace("*", "\\*").replace("_", "\\_")
 
 
 # -- features of a case, for the conformance matrix ---------------------------------------------------

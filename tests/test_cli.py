@@ -217,3 +217,10 @@ def test_every_built_in_adapter_names_an_extra_that_exists():
         cls = load_class(ref)
         assert cls.extra == "" or cls.extra in extras, (name, cls.extra)
         assert cls.extra or cls.module == "numpy", f"{name}: no install hint"
+
+
+def test_report_text_cannot_turn_into_markdown_emphasis():
+    from harness.report import _md_escape
+
+    assert _md_escape("Loss.__call__ casts | *labels*") == (
+        "Loss.\\_\\_call\\_\\_ casts \\| \\*labels\\*")

@@ -121,3 +121,45 @@ def test_a_literal_case_file_runs_as_pytest_items(project):
     res = project.runpytest("cases/lit.yaml", "--frameworks", "numpy", "-q")
     res.assert_outcomes(passed=4)
     res.stdout.fnmatch_lines(["*4 passed*"])
+
+
+def test_unmatched_expectations_are_listed_only_for_what_the_run_selected(project):
+    exp = expectations(project, """
+        - case: "nothing-*"
+          framework: numpy
+          verdict: mismatch
+          reason: matches nothing
+          link: https://example.invalid/
+        - case: "nothing-*"
+          framework: torch
+          verdict: mismatch
+          reason: another framework's entry
+          link: https://example.invalid/
+        """)
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--expectations", exp)
+    res.stdout.fnmatch_lines(["*expectations that matched no collected result*",
+                              "numpy * nothing-*"])
+    res.stdout.no_fnmatch_line("torch *nothing-*")
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--expectations", exp,
+                            "-k", "soft")
+    res.stdout.no_fnmatch_line("*expectations that matched no collected result*")
+
+
+def test_a_failure_in_a_case_file_outside_the_rootdir_is_a_plain_failure(project, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "cases"
+    outside.mkdir()
+    (outside / "far.yaml").write_text(textwrap.dedent(GRID))
+    exp = expectations(project, """
+        - case: "hard-mean-w=none-ii=-100-ax=-1-f64-4x3"
+          framework: numpy
+          check: forward
+          verdict: mismatch
+          reason: planted, so that the passing result fails as no longer holding
+          link: https://example.invalid/
+        """)
+    res = project.runpytest(str(outside / "far.yaml"), "--frameworks", "numpy",
+                            "--expectations", exp, "--rootdir", str(project.path))
+    assert res.ret == 1  # failures, not INTERNALERROR (3)
+    res.stdout.fnmatch_lines([f"reproduce: python -m harness explain "
+                              f"hard-mean-w=none-ii=-100-ax=-1-f64-4x3 {outside / 'far.yaml'} "
+                              "--frameworks numpy --reproducer"])
