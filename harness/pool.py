@@ -98,6 +98,7 @@ class Worker:
         self._batches: deque[list[WorkItem]] = deque()  # sent, not yet fully answered
         self._writer: threading.Thread | None = None
         self._send_error: SendError | None = None  # raised by the next receive
+        self._stderr = None  # the worker's stderr, a temporary file (read for the error tails)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> dict:
@@ -111,6 +112,7 @@ class Worker:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         if self.spill:
             env["XENT_PARITY_SPILL"] = self.spill
+        self._release()  # a restart: the last process's pipes and stderr file
         self._stderr = tempfile.TemporaryFile()
         self._t_launch = time.perf_counter()
         self.proc = subprocess.Popen(
@@ -181,7 +183,20 @@ class Worker:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._release()
         self.proc = None
+
+    def _release(self) -> None:
+        """Close what the last process left open: its pipes and the stderr file (otherwise they
+        wait for the garbage collector, which warns about them)."""
+        files = [self._stderr] + ([self.proc.stdin, self.proc.stdout] if self.proc else [])
+        for f in files:
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        self._stderr = None
 
     def _death(self) -> str:
         code = self.proc.wait() if self.proc else None

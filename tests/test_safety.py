@@ -329,8 +329,8 @@ def test_naming_a_broken_adapter_imports_it_and_fails_cleanly(evil_entry_point, 
     with pytest.raises(ValueError, match=r"cannot load adapter .*RuntimeError: this third-party"):
         adapters_mod.load_class(f"{name}:EvilAdapter")
     assert marker.exists()
-    # `list` names it: a line saying why, not a traceback
-    assert main(["list", "--frameworks", "evil"]) == 0
+    # `list` names it: a line saying why, not a traceback, and exits 1 as `run` does
+    assert main(["list", "--frameworks", "evil"]) == 1
     assert "evil: cannot load adapter" in capsys.readouterr().out
     # the default framework set (every installed adapter) skips it
     from harness.cli import _default_frameworks
