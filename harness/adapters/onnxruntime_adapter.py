@@ -173,7 +173,7 @@ class OnnxRuntimeAdapter(Adapter):
             quote=("labels (heterogeneous) - Tind: The ground truth output tensor, with shape "
                    "[batch_size], or [batch_size, D1, D2, ..., Dk], where K is the number of "
                    "dimensions."),
-            raises=r"Target rank must be 1 less than the input rank|ShapeInferenceError",
+            raises=r"\[ShapeInferenceError\] Target rank must be 1 less than the input rank",
             scope={"label": ("hard-keepdim",)},
             demo={"label": "hard-keepdim", "reduction": "mean", "checks": ["forward"]}),
         DocumentedConvention(
@@ -184,7 +184,7 @@ class OnnxRuntimeAdapter(Adapter):
             quote=("scores (heterogeneous) - T: The predicted outputs with shape [batch_size, "
                    "class_size], or [batch_size, class_size, D1, D2 , ..., Dk], where K is the "
                    "number of dimensions."),
-            raises=r"ShapeInferenceError|dimension mismatch|[Ss]hape",
+            raises=r"\[ShapeInferenceError\] Input and target dimension value mismatch",
             scope={"leaves": ("axis",)},
             demo={"defaults": True, "shape": [2, 3, 3], "label": "hard",
                   "checks": ["forward"]}),
