@@ -49,8 +49,9 @@ COMPOSED_INVALID = {
 }
 KERAS_REDUCTION = {"none": None, "sum": "sum", "mean": "sum_over_batch_size"}
 # the case's keys -> keras's argument names (what `defaults: true` passes when the case sets it)
-KERAS_ARGUMENTS = {"axis": "axis", "dtype": "dtype", "reduction": "reduction",
-                   "ignore_index": "ignore_class", "weight": "weight"}
+# (the loss dtype is passed only in a fully specified call: `defaults: true` never sets it)
+KERAS_ARGUMENTS = {"axis": "axis", "reduction": "reduction", "ignore_index": "ignore_class",
+                   "weight": "weight"}
 
 
 def keras_setup(device="cpu", determinism=True):
@@ -95,7 +96,7 @@ def keras_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_labe
     if call == "module":
         if reduce:
             kw["reduction"] = reduction
-        if every or "dtype" in passed:
+        if every:
             kw["dtype"] = dtype
 
     def sample_weight(y, w):
