@@ -362,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds a worker may take to import and set up its framework before "
                           "it is declared unable to start (default 180)")
     run.add_argument("--batch-size", type=int, default=24)
-    run.add_argument("--top", type=int, default=15, help="discrepancies shown with reproducers")
+    run.add_argument("--top", type=int, default=200, help="results needing a review listed in "
+                     "report.md, each with a reproducer under reproducers/ (default 200)")
     run.add_argument("--shard", metavar="K/N", help="run only shard K of N (a stable split by case ID)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out "
                      "without recomputing finished cases")
@@ -383,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     mg = sub.add_parser("merge", help="combine shard results into one results.json and report.md")
     mg.add_argument("shards", nargs="+", help="the shards' results.json files")
     mg.add_argument("--out", default="reports")
-    mg.add_argument("--top", type=int, default=15)
+    mg.add_argument("--top", type=int, default=200)
     mg.set_defaults(func=cmd_merge)
     xp = sub.add_parser("expectations", help="regenerate cases/expectations.yaml from a run")
     xp.add_argument("--results", action="append", default=None,

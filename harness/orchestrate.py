@@ -23,10 +23,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import consistency, render, report
+import numpy as np
+
+from harness import consistency, findings, render, report
 from harness.cases import Case, grid_hash
 from harness.inputs import case_seed
 from harness.runner import AdapterSpec, Engine
+
+TOP = 200  # results that need a review listed by ID in report.md, each with its reproducer
 
 PARTIAL = ".partial.jsonl"
 
@@ -210,7 +214,7 @@ class _Deferred:
 
 
 def execute(plan: Plan, specs: list[AdapterSpec], out: Path, *, device="cpu", timeout=120.0,
-            batch_size=24, top=15, resume=False, expectations: str | None = None,
+            batch_size=24, top=TOP, resume=False, expectations: str | None = None,
             argv_hint: str = "xent-parity run", quiet=False,
             start_timeout: float = 180.0) -> tuple[dict, bool]:
     """Run the plan and write results.json and report.md; returns (document, complete). The
@@ -327,7 +331,7 @@ def _execute(plan, specs, out, *, device, timeout, batch_size, top, resume, expe
 
 
 def finalize(plan: Plan, records: list[dict], eng: Engine, out: Path, started: str, complete: bool,
-             *, top=15, expectations=None, resumed=False, prev_events=()) -> dict:
+             *, top=TOP, expectations=None, resumed=False, prev_events=()) -> dict:
     t0 = time.perf_counter()
     timing = {"started": started, "finished": _now(), "resumed": resumed,
               "breakdown_s": eng.timing.to_json()}
@@ -347,30 +351,11 @@ def finalize(plan: Plan, records: list[dict], eng: Engine, out: Path, started: s
 
 def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
                   reporting_since: float | None = None, refs: dict | None = None) -> None:
-    """results.json, figures and report.md (with reproducers for the worst results). With
-    `reporting_since` (a perf_counter time), the seconds spent since then on the document,
-    reproducers and figures are recorded as the breakdown's `reporting` (the rendering of
-    report.md and the writes themselves come after and are not counted).
-
-    Reproducers come from the adapters that ran in this process (`refs`: name -> module:Class,
-    the ones the user named) or from the registry; a framework name read from a document (a
-    merged shard) is looked up, never imported."""
-    from harness.adapters import registered
-    from harness.inputs import case_params, generate_inputs
-    from harness.reproducer import regenerates, reproducer
-
-    repro = {}
-    for r in render.worst_records(doc["results"])[:top]:
-        if "~" in r["check"]:  # a relation: its two calls and values are in its detail
-            continue
-        ref = (refs or {}).get(r["framework"]) or registered(r["framework"])
-        if ref is None or r["case"] not in cases:
-            continue
-        params = cases[r["case"]].params
-        data = (case_params if regenerates(params) else generate_inputs)(params, r["case"])
-        repro[(r["case"], r["framework"], r["check"])] = reproducer(
-            r["case"], data, ref, r["check"], r["version"], r["device"],
-            f"verdict: {r['verdict']}: {r['detail']}", case_params=params)
+    """results.json, figures, report.md and its reproducer files. With `reporting_since` (a
+    perf_counter time), the seconds spent since then on the document, reproducers and figures are
+    recorded as the breakdown's `reporting` (the rendering of report.md and the writes themselves
+    come after and are not counted)."""
+    repro, files = reproducer_files(doc, cases, top, refs)
     try:
         figures = report.render_figures(doc, out / "figures")
     except Exception as e:  # noqa: BLE001 - a figure is never worth losing the report
@@ -380,8 +365,97 @@ def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
     if reporting_since is not None and isinstance(breakdown, dict):
         breakdown["reporting"] = round(time.perf_counter() - reporting_since, 4)
     report.write_results(out / "results.json", doc)
+    folder = out / REPRODUCERS
+    for name, content in files.items():
+        report.atomic_write(folder / name, content)
+    if folder.is_dir():  # the files of an earlier run that this one did not write
+        for old in folder.iterdir():
+            if old.suffix in (".py", ".npz") and old.name not in files and old.is_file():
+                old.unlink()
     report.atomic_write(out / "report.md", report.render_markdown(doc, repro, top=top,
                                                                   figures=figures))
+
+
+REPRODUCERS = "reproducers"
+
+
+def reproducer_files(doc: dict, cases: dict[str, Case], top: int, refs: dict | None = None
+                     ) -> tuple["report.Reproducers", dict[str, str | bytes]]:
+    """The reproducers of a report: one for every result that needs a review (the first `top`)
+    and for the worst case of each root cause (harness.findings), as {file name: content} (a
+    script, and an .npz beside it when its arrays are large), with the reason where a result has
+    none.
+
+    Reproducers come from the adapters that ran in this process (`refs`: name -> module:Class,
+    the ones the user named) or from the registry; a framework name read from a document (a
+    merged shard) is looked up, never imported."""
+    from harness.adapters import registered
+    from harness.inputs import case_params, generate_inputs
+    from harness.reproducer import file_stem, regenerates, reproducer_files as files_of
+
+    wanted = {}
+    for r in findings.needs_review(doc["results"])[:top]:
+        wanted[(r["case"], r["framework"], r["check"])] = r
+    for gs in findings.groups(doc["results"]).values():
+        for g in gs:
+            w = g.worst
+            wanted.setdefault((w["case"], w["framework"], w["check"]), w)
+    repro, files = report.Reproducers(), {}
+    data_of: dict = {}
+    for key, r in sorted(wanted.items()):
+        case_id, framework, check = key
+        if "~" in check:
+            repro.why_not[key] = "a relation: its two calls and values are in its detail"
+            continue
+        ref = (refs or {}).get(framework) or registered(framework)
+        if ref is None:
+            repro.why_not[key] = (f"{framework} is not a built-in adapter and did not run in "
+                                  "this process (a merged document); `xent-parity explain "
+                                  "--frameworks module:Class --reproducer` prints it")
+            continue
+        if case_id not in cases:
+            repro.why_not[key] = "the case is not in the grid's case files"
+            continue
+        params = cases[case_id].params
+        if case_id not in data_of:
+            data_of.clear()  # one case's arrays at a time
+            data_of[case_id] = (case_params if regenerates(params) else generate_inputs)(
+                params, case_id)
+        data = data_of[case_id]
+        stem = file_stem(case_id, framework, check)
+        try:
+            script, blob = files_of(
+                case_id, data, ref, check, r["version"], r["device"],
+                f"verdict: {r['verdict']}: {r['detail']}", case_params=params,
+                expected=_expected(cases[case_id], data, check, r, regenerates(params)),
+                sidecar=f"{stem}.npz")
+        except NotImplementedError:
+            repro.why_not[key] = (f"the {framework} adapter declares no program to render "
+                                  "(Adapter.program), so there is no script to give")
+            continue
+        files[f"{stem}.py"] = script
+        if blob is not None:
+            files[f"{stem}.npz"] = blob
+        repro.files[key] = f"{stem}.py"
+    return repro, files
+
+
+def _expected(case: Case, data, check: str, r: dict, regenerated: bool):
+    """What a reproducer prints as expected: the canonical float64 reference of the check."""
+    from harness.case_reference import CaseReference, StreamedGrad
+    from harness.reproducer import Expected
+
+    if regenerated:
+        return Expected(missing="the case is too large to carry its expected value; "
+                                "`xent-parity explain` compares it", verdict=r["verdict"])
+    try:
+        value = CaseReference(case, data).value(check)
+    except Exception as e:  # noqa: BLE001 - the canonical answer is an error
+        return Expected(raises=f"{type(e).__name__}: {e}", verdict=r["verdict"])
+    if isinstance(value, StreamedGrad):
+        return Expected(missing="the gradient is computed block by block; `xent-parity explain` "
+                                "compares it", verdict=r["verdict"])
+    return Expected(value=np.asarray(value), verdict=r["verdict"])
 
 
 def apply_expectations(path: str | None, records: list[dict]) -> dict:
@@ -431,7 +505,7 @@ def _comparable(env: dict) -> dict:
     return out
 
 
-def merge(paths: list[Path], out: Path, cases: list[Case], top: int = 15) -> dict:
+def merge(paths: list[Path], out: Path, cases: list[Case], top: int = TOP) -> dict:
     """Combine shard results (same grid, same versions) into one run's files."""
     from harness.gate import GateError, read_document, validate_results
 

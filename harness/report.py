@@ -12,11 +12,14 @@ import json
 import os
 import tempfile
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
+from tabulate import tabulate
 
-from harness import render
+from harness import findings, render
 from harness.verdicts import ORDER, Verdict
 
 FORMAT = "xent-parity-results/1"
@@ -152,142 +155,310 @@ def _cell(counter: Counter) -> str:
     return " ".join(parts) if parts else "·"
 
 
-def render_markdown(doc: dict, reproducers: dict[tuple[str, str, str], str] | None = None,
-                    top: int = 15, figures: dict[str, str] | None = None) -> str:
-    """The human report, from the results document alone (plus reproducer scripts and figure
-    paths if given)."""
+def table(headers: list[str], rows: list[list]) -> list[str]:
+    """A GitHub markdown table (tabulate), as lines; cells are taken as they are."""
+    text = tabulate([[str(c) for c in row] for row in rows], headers=headers, tablefmt="github",
+                    disable_numparse=True)
+    return text.splitlines() + [""]
+
+
+@dataclass
+class Reproducers:
+    """The reproducer files of a report: result key -> file name under `reproducers/`, and for
+    the results that have none the reason why."""
+
+    files: dict = field(default_factory=dict)
+    why_not: dict = field(default_factory=dict)
+
+    def cell(self, r) -> str:
+        key = (r["case"], r["framework"], r["check"])
+        if key in self.files:
+            name = self.files[key]
+            return f"[script](reproducers/{quote(name, safe='=,+@~')})"
+        why = self.why_not.get(key)
+        return f"none: {_md_escape(why)}" if why else ""
+
+
+VERDICT_COLUMNS = (("pass", "pass"), ("divergent", "convention"), ("known-defect", "known defect"),
+                   ("inconsistent", "inconsistent"), ("mismatch", "mismatch"),
+                   ("error", "error"), ("crash", "crash"), ("timeout", "timeout"),
+                   ("bad-input-accepted", "bad input accepted"), ("unsupported", "unsupported"))
+
+
+def render_markdown(doc: dict, reproducers: Reproducers | None = None, top: int = 200,
+                    figures: dict[str, str] | None = None) -> str:
+    """The human report, from the results document alone (plus the reproducer files written
+    beside it and figure paths, if given). It opens with what was run and what was found, each
+    with counts; then each finding grouped by root cause (findings.groups) with its worst case and
+    reproducer; every result that needs a review by ID; framework against framework; then the
+    detail tables."""
     env, grid, recs = doc["environment"], doc["grid"], doc["results"]
-    out = ["# xent-parity report", ""]
-    out.append(f"Softmax cross entropy, every framework's public API against a float64 reference. "
-               f"Grid `{', '.join(grid.get('files', []))}`: {grid.get('cases')} cases, hash "
-               f"`{grid.get('hash')}`.")
+    repro = reproducers or Reproducers()
+    timing = doc.get("timing", {})
+    fws = env.get("frameworks", {})
+    ran = sorted(n for n, f in fws.items() if "unavailable" not in f)
+    out = ["# xent-parity report", "",
+           "Softmax cross entropy: each framework's public API, called as users call it, "
+           "against a float64 reference.", ""]
+    out.append(f"**What was run.** Grid `{', '.join(grid.get('files', []))}` ({grid.get('cases')} "
+               f"cases, hash `{grid.get('hash')}`), {len(ran)} framework"
+               f"{'s' * (len(ran) != 1)}, {len(recs)} results (case x framework x check), "
+               f"device `{env.get('device')}`, Python {env.get('python')}, numpy "
+               f"{env.get('numpy')} (date and durations: [Run](#run)).")
+    not_run = sorted(n for n, f in fws.items() if "unavailable" in f)
+    if not_run:
+        why = ", ".join(f"{n} ({_md_escape(fws[n]['unavailable'])})" for n in not_run)
+        out.append(f"Not run: {why}.")
     out.append("")
-    out += declarations_sections(doc)
-    out += relations_section(doc["results"])
-    out += ["## Environment", "",
-            f"Python {env.get('python')}, numpy {env.get('numpy')}, {env.get('platform')} "
-            f"({env.get('machine')}), device `{env.get('device')}`. Date and durations: see Run at "
-            "the end.", "",
-            "| framework | API | version | numerics flags |", "|---|---|---|---|"]
-    for name, fw in sorted(env.get("frameworks", {}).items()):
-        if "unavailable" in fw:
-            out.append(f"| {name} | | | not run: {_md_escape(fw['unavailable'])} |")
-        else:
-            flags = ", ".join(f"{k}={v}" for k, v in sorted((fw.get("flags") or {}).items()))
-            interp = f" (python `{fw['interpreter']}`)" if fw.get("interpreter") else ""
-            out.append(f"| {name} | `{fw.get('api')}` | {fw.get('version')}{interp} | "
-                       f"{_md_escape(flags)} |")
-    out.append("")
-
-    by_fw: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    counts: dict[str, Counter] = defaultdict(Counter)
     for r in recs:
-        by_fw[r["framework"]][r["check"]][r["verdict"]] += 1
-    out += ["## Verdicts", "", "Counts per framework, forward / gradient.", ""]
-    out.append("| framework | " + " | ".join(ORDER) + " |")
-    out.append("|---|" + "---|" * len(ORDER))
-    for fw in sorted(by_fw):
-        cells = [f"{by_fw[fw]['forward'][v]} / {by_fw[fw]['grad'][v]}" for v in ORDER]
-        out.append(f"| {fw} | " + " | ".join(cells) + " |")
+        counts[r["framework"]][r["verdict"]] += 1
+    shown = [(v, title) for v, title in VERDICT_COLUMNS if any(c[v] for c in counts.values())]
+    rows = [[fw, fws.get(fw, {}).get("version", "?"), sum(counts[fw].values()),
+             *[counts[fw][v] or "·" for v, _ in shown]] for fw in sorted(counts)]
+    total = Counter()
+    for c in counts.values():
+        total.update(c)
+    rows.append(["**all**", "", len(recs), *[total[v] or "·" for v, _ in shown]])
+    out += ["## Verdicts", "", "Results per framework (forward and gradient together; a result "
+            "is one case, framework and check).", ""]
+    out += table(["framework", "version", "results", *[t for _, t in shown]], rows)
+
+    found = findings.groups(recs)
+    review = findings.needs_review(recs)
+    exp = doc.get("expectations") or {}
+    parts = []
+    for section, title in findings.SECTIONS:
+        gs = found[section]
+        n = len({id(r) for g in gs for r in g.records})
+        if n:
+            parts.append(f"[{title.lower()}](#{_anchor(title)}): {n} results, {len(gs)} "
+                         f"cause{'s' * (len(gs) != 1)}")
+    out.append("**What was found.** " + ("; ".join(parts) if parts else
+                                         "every result passed or is unsupported") + ".")
+    out.append("")
+    n_reviewed = sum(1 for r in review if (r.get("expectation") or {}).get("holds"))
+    out.append(f"**Needs review: {len(review)} results** ([by ID](#needs-review)), {n_reviewed} "
+               f"of them reviewed in `{shown_path(exp['file']) if exp.get('file') else 'no file'}`"
+               f" (known, with a reason and a link); {exp.get('broken', 0)} reviewed entries no "
+               f"longer hold; {exp.get('unexplained', 0)} results have no reviewed entry. "
+               "Everything else is a pass, unsupported, or explained by a behaviour its adapter "
+               "declares (a documented convention, or a defect with its evidence).")
+    out.append("")
+    out.append("Each root cause below is one framework with one explanation, with its count and "
+               "worst case; the worst case's reproducer is a self-contained script under "
+               "`reproducers/` that prints the framework's value, the expected value and the "
+               "error at the worst element.")
     out.append("")
 
-    exp = doc.get("expectations")
-    if exp and exp.get("file"):
-        reviewed = sum(1 for r in recs if r.get("expectation", {}).get("holds"))
-        out += [f"Reviewed known divergences (`{shown_path(exp['file'])}`): {reviewed} results "
-                f"as expected, "
-                f"{exp.get('broken', 0)} no longer as expected, {exp.get('unexplained', 0)} "
-                "results other than pass/unsupported with no reviewed entry.", ""]
-    matrix: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
-    for r in recs:
-        for f in features(r["params"], r["check"]):
-            matrix[r["framework"]][f][r["verdict"]] += 1
-    cols = [f for f in FEATURES if any(matrix[fw][f] for fw in matrix)]
-    out += ["## Conformance by feature", "",
-            "Each cell counts the results touching that feature: ✓ pass, d divergent (a named "
-            "convention), k known defect, i inconsistent, m mismatch, b bad input accepted, "
-            "e error, c crash, t timeout, u unsupported.", ""]
-    out.append("| framework | " + " | ".join(cols) + " |")
-    out.append("|---|" + "---|" * len(cols))
-    for fw in sorted(matrix):
-        out.append(f"| {fw} | " + " | ".join(_cell(matrix[fw][f]) for f in cols) + " |")
-    out.append("")
+    for section, title in findings.SECTIONS:
+        gs = found[section]
+        if not gs and section not in ("defect", "mismatch"):
+            continue
+        n = len({id(r) for g in gs for r in g.records})
+        out += [f"## {title}", "", _SECTION_TEXT[section].format(n=n, groups=len(gs)), ""]
+        if not gs:
+            out += ["None on this grid.", ""]
+            continue
+        rows = []
+        for g in gs:
+            w = g.worst
+            link = _links(doc, g)
+            rows.append([g.framework, _cause_cell(g), len(g.records),
+                         f"`{w['case']}` {w['check']}", _md_escape(findings.effect(w)),
+                         repro.cell(w), link])
+        out += table(["framework", _CAUSE_TITLE[section], "results", "worst case", "effect",
+                      "reproducer", "evidence"], rows)
+        if section == "inconsistent":
+            for f in doc.get("inconsistencies") or []:
+                out.append(f"- **{f['framework']} `{f['convention']}`**: followed on "
+                           f"{f['n_followed']} result(s) (e.g. `{f['followed'][0]}`), not on "
+                           f"{f['n_not_followed']} where it would change the value (e.g. "
+                           f"`{f['not_followed'][0]}`)")
+            out.append("")
 
-    out += ["## Worst numerical error by dtype", "",
-            "For each framework and dtype, the result whose error is largest relative to its "
-            "bound (among pass, divergent and mismatch): at its worst element, the error in ULPs "
-            "of the dtype and the bound in ULPs (✗: beyond). Bounds come from the error model in "
-            "docs/error-model.md; the largest error in ULPs anywhere is in results.json "
-            "(`max_ulp`), and is often at an element whose value is tiny, where the bound is "
-            "absolute.", ""]
-    dtypes = ["float16", "bfloat16", "float32", "float64"]
-    out.append("| framework | check | " + " | ".join(dtypes) + " |")
-    out.append("|---|---|" + "---|" * len(dtypes))
-    for fw in sorted(by_fw):
-        for check in ("forward", "grad"):
-            cells = []
-            for dt in dtypes:
-                rs = [r for r in recs if r["framework"] == fw and r["check"] == check
-                      and r["params"]["dtype"] == dt and "max_ulp" in r
-                      and r["verdict"] in ("pass", "divergent", "known-defect", "mismatch")
-                      and np.isfinite(render.value(r["max_ulp"]))]
-                if not rs:
-                    cells.append("·")
-                    continue
-                cells.append(render.cell(max(rs, key=render.ratio)))
-            out.append(f"| {fw} | {check} | " + " | ".join(cells) + " |")
-    out.append("")
+    out += ["## Needs review", "",
+            "Every result that no declaration settles, worst first (a reviewed entry of the "
+            "expectations file names why it is known).", ""]
+    if not review:
+        out += ["None.", ""]
+    else:
+        rows = []
+        for r in review[:top]:
+            e = r.get("expectation")
+            known = (f"[known]({e['link']})" if e.get("holds") else "**changed**") if e else ""
+            rows.append([r["framework"], r["check"], f"`{r['case']}`", r["verdict"],
+                         _md_escape(_clip(r.get("detail", ""), 160)), known, repro.cell(r)])
+        out += table(["framework", "check", "case", "verdict", "detail", "reviewed",
+                      "reproducer"], rows)
+        if len(review) > top:
+            out += [f"... and {len(review) - top} more in results.json.", ""]
+
+    out += pairwise_section(recs, ran)
+    out += relations_section(recs)
+    out += _matrix_section(recs)
+    out += _worst_error_section(recs, counts)
     for title, path in (figures or {}).items():
         out += [f"![{title}]({path})", ""]
-
-    out += _conventions_section(doc)
     out += _error_behaviour_section(recs)
     out += _versions_section(recs)
-
-    bad = render.worst_records(recs)
-    out += ["## Top discrepancies", ""]
-    if not bad:
-        out += ["None: every result passed, was a named convention, or is unsupported.", ""]
-    for r in bad[:top]:
-        out.append(f"### {r['framework']} {r['check']}: `{r['case']}`")
-        out.append("")
-        out.append(f"**{r['verdict']}** ({r['framework']} {r['version']}, {r['device']}): "
-                   f"{_md_escape(r['detail'])}")
-        out.append("")
-        exp = r.get("expectation")
-        if exp:
-            state = "reviewed" if exp["holds"] else "**expected " + exp["verdict"] + ", changed**"
-            out += [f"Known ({state}): {_md_escape(exp['reason'])} ([link]({exp['link']}))", ""]
-        script = (reproducers or {}).get((r["case"], r["framework"], r["check"]))
-        if script:
-            out += ["<details><summary>reproducer</summary>", "", "```python", script.rstrip(),
-                    "```", "", "</details>", ""]
-    if len(bad) > top:
-        out += [f"... and {len(bad) - top} more in results.json "
-                "(`xent-parity explain CASE_ID --reproducer` prints any of them).", ""]
+    out += declarations_table(doc)
+    out += _conventions_section(doc)
+    out += _environment_section(env)
 
     events = doc.get("events", [])
     crashes = [e for e in events if e.get("event") in ("crash", "timeout")]
     if crashes:
         out += ["## Worker faults", "",
                 "Each fault cost only the case in flight: the worker was restarted and the run "
-                "went on.", "", "| framework | event | case | detail |", "|---|---|---|---|"]
-        for e in crashes:
-            out.append(f"| {e['framework']} | {e['event']} | `{e.get('case')}` | "
-                       f"{_md_escape(e.get('detail', ''))[:300]} |")
-        out.append("")
-    unmatched = doc.get("expectations", {}).get("unmatched")
+                "went on.", ""]
+        out += table(["framework", "event", "case", "detail"],
+                     [[e["framework"], e["event"], f"`{e.get('case')}`",
+                       _md_escape(e.get("detail", ""))[:300]] for e in crashes])
+    unmatched = exp.get("unmatched")
     if unmatched:
         out += ["## Expectations that matched nothing", ""]
         out += [f"- `{u}`" for u in unmatched]
         out.append("")
-    timing = doc.get("timing", {})
-    out += ["## Run", "",
-            f"Started {timing.get('started')}, finished {timing.get('finished')}."]
+    out += ["## Run", "", f"Started {timing.get('started')}, finished {timing.get('finished')}."]
     bd = timing.get("breakdown_s")
     if bd:
         out.append("Seconds: " + ", ".join(f"{k} {v:g}" for k, v in bd.items()) + ".")
-    out.append("")
+    out += ["", "Any result: `xent-parity explain CASE_ID --frameworks NAME --reproducer`; one "
+            "framework against another: `xent-parity compare A B`.", ""]
     return "\n".join(out)
+
+
+_SECTION_TEXT = {
+    "defect": "{n} results explained by a behaviour an adapter declares as a defect: it "
+              "contradicts the framework's own documentation, its other code paths or "
+              "mathematics (the evidence and the upstream issue are linked). A result several "
+              "defects explain counts under each. The effect is the worst case's departure "
+              "from the documented value.",
+    "convention": "{n} results that depart from the canonical formula the way their framework "
+                  "documents (quoted and linked in [Declared behaviours](#declared-behaviours)): "
+                  "conformant, but what a port between frameworks meets.",
+    "mismatch": "{n} results beyond the error bound that no declaration explains, by reviewed "
+                "reason (cases/expectations.yaml) or by what differs.",
+    "error": "{n} results where the framework failed on valid input, by exception.",
+    "bad-input": "{n} results where the framework returned a value for input whose canonical "
+                 "answer is an error, by kind of invalid input.",
+    "inconsistent": "{n} results that follow a declared behaviour the framework does not follow "
+                    "elsewhere, where it would change the value: evidence of a defect.",
+}
+_CAUSE_TITLE = {"defect": "defect", "convention": "convention", "mismatch": "kind",
+                "error": "exception", "bad-input": "invalid input", "inconsistent": "behaviour"}
+
+
+def _anchor(title: str) -> str:
+    return "-".join("".join(ch for ch in title.lower() if ch.isalnum() or ch == " ").split())
+
+
+def _clip(s: str, n: int) -> str:
+    s = " ".join(str(s).split())
+    return s if len(s) <= n else s[:n - 3] + "..."
+
+
+def _cause_cell(g) -> str:
+    if g.section in ("defect", "convention", "inconsistent"):
+        return " + ".join(f"`{n}`" for n in g.cause.split("+"))
+    return _md_escape(_clip(g.cause, 140))
+
+
+def _links(doc, g) -> str:
+    """The evidence of a group: each declared name's upstream issue (or its evidence), or the
+    reviewed expectation's link."""
+    if g.section in ("defect", "convention", "inconsistent"):
+        info = doc["environment"].get("frameworks", {}).get(g.framework, {})
+        decl = {d["name"]: d for d in info.get("conventions") or []}
+        links = []
+        for name in g.cause.split("+"):
+            d = decl.get(name, {})
+            url = d.get("upstream") or d.get("link")
+            if url:
+                links.append(f"[{'upstream' if d.get('upstream') else 'docs' if d.get('kind') != 'defect' else 'evidence'}]({url})")
+        return ", ".join(links)
+    return f"[link]({g.link})" if g.link else ""
+
+
+def pairwise_section(recs, frameworks: list[str]) -> list[str]:
+    """Framework against framework: how many (case, check) each pair differs on, and the causes
+    of the pair that differ most."""
+    if len(frameworks) < 2:
+        return []
+    m = findings.pairwise_matrix(recs, frameworks)
+    out = ["## Framework against framework", "",
+           "The porting question: on how many (case, check) two frameworks give different "
+           "answers, where both ran. Both are judged against the same float64 reference; a "
+           "difference is one side departing from the documented formula (a convention, a "
+           "defect, a mismatch), or raising. `xent-parity compare A B` lists them with the "
+           "reasons and sizes.", ""]
+    rows = []
+    for a in frameworks:
+        rows.append([a] + [("·" if a == b else m.get((a, b), m.get((b, a), 0)))
+                           for b in frameworks])
+    out += table(["", *frameworks], rows)
+    return out
+
+
+def _matrix_section(recs) -> list[str]:
+    matrix: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    for r in recs:
+        for f in features(r["params"], r["check"]):
+            matrix[r["framework"]][f][r["verdict"]] += 1
+    cols = [f for f in FEATURES if any(matrix[fw][f] for fw in matrix)]
+    out = ["## Conformance by feature", "",
+           "Each cell counts the results touching that feature: ✓ pass, d divergent (a named "
+           "convention), k known defect, i inconsistent, m mismatch, b bad input accepted, "
+           "e error, c crash, t timeout, u unsupported.", ""]
+    out += table(["framework", *cols],
+                 [[fw, *[_cell(matrix[fw][f]) for f in cols]] for fw in sorted(matrix)])
+    return out
+
+
+def _worst_error_section(recs, by_fw) -> list[str]:
+    out = ["## Worst numerical error by dtype", "",
+           "For each framework and dtype, the result whose error is largest relative to its "
+           "bound (among pass, divergent and mismatch): at its worst element, the error in ULPs "
+           "of the dtype and the bound in ULPs (✗: beyond). Bounds come from the error model in "
+           "docs/error-model.md; the largest error in ULPs anywhere is in results.json "
+           "(`max_ulp`), and is often at an element whose value is tiny, where the bound is "
+           "absolute.", ""]
+    dtypes = ["float16", "bfloat16", "float32", "float64"]
+    worst: dict = {}
+    for r in recs:
+        if "max_ulp" not in r or r["verdict"] not in ("pass", "divergent", "known-defect",
+                                                      "mismatch"):
+            continue
+        if not np.isfinite(render.value(r["max_ulp"])):
+            continue
+        key = (r["framework"], r["check"], r["params"]["dtype"])
+        if key not in worst or render.ratio(r) > render.ratio(worst[key]):
+            worst[key] = r
+    rows = []
+    for fw in sorted(by_fw):
+        for check in ("forward", "grad"):
+            rows.append([fw, check, *[render.cell(worst[(fw, check, dt)])
+                                      if (fw, check, dt) in worst else "·" for dt in dtypes]])
+    out += table(["framework", "check", *dtypes], rows)
+    return out
+
+
+def _environment_section(env) -> list[str]:
+    out = ["## Environment", "",
+           f"Python {env.get('python')}, numpy {env.get('numpy')}, {env.get('platform')} "
+           f"({env.get('machine')}), device `{env.get('device')}`.", ""]
+    rows = []
+    for name, fw in sorted(env.get("frameworks", {}).items()):
+        if "unavailable" in fw:
+            rows.append([name, "", "", f"not run: {_md_escape(fw['unavailable'])}"])
+        else:
+            flags = ", ".join(f"{k}={v}" for k, v in sorted((fw.get("flags") or {}).items()))
+            interp = f" (python `{fw['interpreter']}`)" if fw.get("interpreter") else ""
+            rows.append([name, f"`{_md_escape(fw.get('api'))}`", f"{fw.get('version')}{interp}",
+                         _md_escape(flags)])
+    out += table(["framework", "API", "version", "numerics flags"], rows)
+    return out
 
 
 def _declared(doc) -> list[tuple[str, dict]]:
@@ -303,89 +474,46 @@ def _names(r) -> set:
     return set((r.get("convention") or "").split("+")) - {""}
 
 
-def declarations_sections(doc) -> list[str]:
-    """The defects found (first), the inconsistencies, and the table of every declared behaviour
-    with its kind, evidence and results on this grid."""
+def declarations_table(doc) -> list[str]:
+    """Every declared behaviour: its kind, what states or shows it (the documentation's quote for
+    a convention, what contradicts what for a defect), its links and what it explains here."""
     recs = doc["results"]
     declared = _declared(doc)
     if not declared:
         return []
-    per: dict = defaultdict(lambda: {"results": 0, "ratio": 0.0, "rel": 0.0, "nonfinite": 0,
-                                     "shape": 0, "inconsistent": 0})
+    per: dict = defaultdict(lambda: {"results": 0, "worst": None, "inconsistent": 0})
     for r in recs:
         if r["verdict"] not in ("divergent", "known-defect", "inconsistent"):
             continue
-        canon = r.get("canonical") or {}
         for name in _names(r):
-            kind = (canon.get("kinds") or {}).get(name, r.get("kind") or "convention")
-            p = per[(r["framework"], name, kind)]
+            p = per[(r["framework"], name)]
             p["results"] += 1
             p["inconsistent"] += r["verdict"] == "inconsistent"
-            ratio, rel = render.value(canon.get("max_ratio", 0.0)), render.value(canon.get("max_rel", 0.0))
-            if canon.get("reason") == "shape":
-                p["shape"] += 1
-            elif canon.get("reason") == "nonfinite" or not np.isfinite(ratio):
-                p["nonfinite"] += 1
-            else:
-                p["ratio"], p["rel"] = max(p["ratio"], ratio), max(p["rel"], rel)
-
-    def effect(fw, name, kind):
-        p = per.get((fw, name, kind))
-        if not p or not p["results"]:
-            return "no result on this grid"
-        parts = []
-        finite = p["results"] - p["nonfinite"] - p["shape"]
-        if finite:
-            parts.append(f"up to {p['rel']:.3g} relative ({p['ratio']:.3g}x the bound)")
-        if p["nonfinite"]:
-            parts.append(f"{p['nonfinite']} with NaN/inf where canonical has none, or none "
-                         "where it has")
-        if p["shape"]:
-            parts.append(f"{p['shape']} in the shape of the result only")
-        n = p["results"]
-        return f"{n} result{'s' * (n != 1)}: " + "; ".join(parts)
-
-    out = ["## Known defects", "",
-           "Behaviours the adapters declare as defects: they contradict the framework's own "
-           "documentation, its other code paths or mathematics. A result they explain is "
-           "`known-defect`, not a convention.", ""]
-    defects = [(fw, d) for fw, d in declared if d.get("kind") == "defect"]
-    for fw, d in defects:
-        link = d.get("upstream") or d.get("link", "")
-        out.append(f"- **{fw} `{d['name']}`**: {effect(fw, d['name'], 'defect')}. "
-                   f"{_md_escape(d.get('contradicts', ''))} "
-                   f"([{'upstream' if d.get('upstream') else 'evidence'}]({link}))")
-    if not defects:
-        out.append("None declared.")
-    out.append("")
-    found = doc.get("inconsistencies") or []
-    out += ["## Inconsistencies", "",
-            "A declared behaviour the framework follows on some results but not on others where "
-            "it would change the value (harness.consistency): evidence of a defect; the results "
-            "that follow it are `inconsistent`.", ""]
-    if not found:
-        out.append("None found: every declared behaviour is followed wherever it applies.")
-    for f in found:
-        out.append(f"- **{f['framework']} `{f['convention']}`**: followed on {f['n_followed']} "
-                   f"result(s) (e.g. `{f['followed'][0]}`), not on {f['n_not_followed']} where "
-                   f"it would change the value (e.g. `{f['not_followed'][0]}`)")
-    out.append("")
-    out += ["## Declared behaviours", "",
-            "Every behaviour an adapter declares: its kind, the evidence (for a convention the "
-            "documentation that states it; for a defect what shows it), and what it explains on "
-            "this grid.", "",
-            "| framework | name | kind | evidence | results on this grid |", "|---|---|---|---|---|"]
+            if p["worst"] is None or findings.departure(r) > findings.departure(p["worst"]):
+                p["worst"] = r
+    out = ["## Declared behaviours", "",
+           "Every behaviour an adapter declares: its kind, the evidence (for a convention the "
+           "documentation that states it, quoted; for a defect what contradicts what), and what "
+           "it explains on this grid (its worst departure from the documented formula).", ""]
     order = {"defect": 0, "platform-limit": 1, "convention": 2}
+    rows = []
     for fw, d in sorted(declared, key=lambda x: (order.get(x[1].get("kind"), 3), x[0],
                                                  x[1]["name"])):
         links = f"[evidence]({d.get('link', '')})"
         if d.get("upstream"):
             links += f", [upstream]({d['upstream']})"
-        kind = d.get("kind", "convention")
-        inc = per.get((fw, d["name"], kind), {}).get("inconsistent", 0)
-        res = effect(fw, d["name"], kind) + (f" ({inc} inconsistent)" if inc else "")
-        out.append(f"| {fw} | `{d['name']}` | {d.get('kind', 'convention')} | {links} | {res} |")
-    out.append("")
+        p = per.get((fw, d["name"]))
+        if p and p["results"]:
+            res = f"{p['results']}, worst {findings.effect(p['worst'])}"
+            if p["inconsistent"]:
+                res += f" ({p['inconsistent']} inconsistent)"
+        else:
+            res = "none"
+        says = d.get("quote") or d.get("contradicts") or ""
+        rows.append([fw, f"`{d['name']}`", d.get("kind", "convention"),
+                     _md_escape(_clip(says, 400)), links, _md_escape(res)])
+    out += table(["framework", "name", "kind", "what states or shows it", "links",
+                  "results on this grid"], rows)
     return out
 
 
@@ -396,22 +524,22 @@ def relations_section(recs) -> list[str]:
     if not rel:
         return []
     names = sorted({r["check"].split("~")[1] for r in rel})
-    table: dict = defaultdict(Counter)
+    counts: dict = defaultdict(Counter)
     for r in rel:
-        table[(r["framework"], r["check"].split("~")[1])][r["verdict"]] += 1
+        counts[(r["framework"], r["check"].split("~")[1])][r["verdict"]] += 1
     out = ["## Metamorphic relations", "",
            "Pairs of calls of one framework that must agree (harness.relations): each cell "
-           "counts held / violated / not applicable, forward and gradient together.", "",
-           "| framework | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+           "counts held / violated / not applicable, forward and gradient together.", ""]
+    rows = []
     for fw in sorted({r["framework"] for r in rel}):
         cells = []
         for n in names:
-            c = table[(fw, n)]
+            c = counts[(fw, n)]
             bad = sum(v for k, v in c.items() if k not in ("pass", "unsupported"))
             cells.append(f"{c['pass']} / {'**' + str(bad) + '**' if bad else 0} / "
                          f"{c['unsupported']}")
-        out.append(f"| {fw} | " + " | ".join(cells) + " |")
-    out.append("")
+        rows.append([fw, *cells])
+    out += table(["framework", *names], rows)
     violated = [r for r in rel if r["verdict"] not in ("pass", "unsupported")]
     for r in violated[:20]:
         out.append(f"- {r['framework']} `{r['check']}` `{r['case']}`: "
@@ -438,31 +566,30 @@ def _conventions_section(doc) -> list[str]:
     if not names:
         return []
     catalogue = doc.get("conventions", {})
-    out = ["## Named conventions", "",
-           "Where frameworks legitimately differ. A result is `divergent` when it matches the "
-           "reference under a convention its framework documents.", ""]
+    out = ["## Named behaviours", "",
+           "What the reference computes for each declared name, beside the canonical formula. A "
+           "result is `divergent` (a convention) or `known-defect` when it matches the reference "
+           "under the name its framework declares.", ""]
+    rows = []
     for name in names:
         info = catalogue.get(name, {})
-        out.append(f"### `{name}`")
-        out.append("")
         if info:
-            out += [info.get("summary", ""), "",
-                    f"- this convention: `{info.get('formula', '')}`",
-                    f"- canonical: `{info.get('canonical_formula', '')}`"]
+            what = (f"{_md_escape(_clip(info.get('summary', ''), 300))} This name: "
+                    f"`{info.get('formula', '')}`; canonical: `{info.get('canonical_formula', '')}`")
         else:
-            out.append("Declared by an adapter; the reference does not implement it yet, so "
-                       "results it would explain stay `mismatch`.")
-        follows = ", ".join(f"{fw} ({n} results)" for fw, n in sorted(found[name].items()))
-        out.append(f"- follows it on this grid: {follows or 'none'}")
+            what = ("declared by an adapter; the reference does not implement it yet, so results "
+                    "it would explain stay `mismatch`")
+        follows = ", ".join(f"{fw} ({n})" for fw, n in sorted(found[name].items()))
         links = ", ".join(f"[{fw}]({link})" for fw, link in sorted(declared[name].items()))
-        out.append(f"- documented by: {links or 'none'}")
         diverged = {(d["case"], d["check"]) for d in recs  # built once: quadratic if inlined
                     if d["verdict"] in ("divergent", "known-defect", "inconsistent")
                     and name in (d["convention"] or "")}
         canon = sorted({r["framework"] for r in recs if r["verdict"] == "pass"
                         and (r["case"], r["check"]) in diverged})
-        out.append(f"- canonical on the same cases: {', '.join(canon) or 'none'}")
-        out.append("")
+        rows.append([f"`{name}`", what, follows or "none", links or "none",
+                     ", ".join(canon) or "none"])
+    out += table(["name", "what it computes", "follows it here (results)", "declared by",
+                  "canonical on the same cases"], rows)
     return out
 
 
@@ -471,19 +598,17 @@ def _error_behaviour_section(recs) -> list[str]:
     if not bad:
         return []
     fws = sorted({r["framework"] for r in bad})
-    table = defaultdict(dict)
+    cells: dict = defaultdict(dict)
     for r in bad:
         key = (r["params"]["invalid"], r["params"]["label"])
         beh = r.get("error_behaviour") or r["verdict"]
-        table[key][r["framework"]] = {"raises": "raises", "accepts": "**accepts**",
+        cells[key][r["framework"]] = {"raises": "raises", "accepts": "**accepts**",
                                       "crashes": "**crashes**", "hangs": "**hangs**"}.get(beh, beh)
     out = ["## Invalid input", "",
-           "What each framework does with input whose canonical answer is an error.", "",
-           "| invalid input | labels | " + " | ".join(fws) + " |",
-           "|---|---|" + "---|" * len(fws)]
-    for (kind, label), row in sorted(table.items()):
-        out.append(f"| {kind} | {label} | " + " | ".join(row.get(f, "·") for f in fws) + " |")
-    out.append("")
+           "What each framework does with input whose canonical answer is an error.", ""]
+    out += table(["invalid input", "labels", *fws],
+                 [[kind, label, *[row.get(f, "·") for f in fws]]
+                  for (kind, label), row in sorted(cells.items())])
     return out
 
 
@@ -522,25 +647,21 @@ def _versions_section(recs) -> list[str]:
                     f"error behaviour; {len(numeric)} more changed numerically within the same "
                     "verdict.", ""]
             if numeric:
-                out += [f"| case | check | max ULP {a} | max ULP {b} |",
-                        "|---|---|---|---|"]
-                for case, check, ra, rb in numeric[:20]:
-                    out.append(f"| `{case}` | {check} | {render.number(ra['max_ulp'])} | "
-                               f"{render.number(rb['max_ulp'])} |")
+                rows = [[f"`{case}`", check, render.number(ra["max_ulp"]),
+                         render.number(rb["max_ulp"])] for case, check, ra, rb in numeric[:20]]
                 if len(numeric) > 20:
-                    out.append(f"| ... {len(numeric) - 20} more | | | |")
-                out.append("")
+                    rows.append([f"... {len(numeric) - 20} more", "", "", ""])
+                out += table(["case", "check", f"max ULP {a}", f"max ULP {b}"], rows)
             if not changes:
                 continue
-            out += [f"| case | check | {a} ({versions[a]}) | {b} ({versions[b]}) |",
-                    "|---|---|---|---|"]
+            rows = []
             for case, check, ra, rb in changes[:100]:
                 fa = ra["verdict"] + (f" ({ra['convention']})" if ra["convention"] else "")
                 fb = rb["verdict"] + (f" ({rb['convention']})" if rb["convention"] else "")
-                out.append(f"| `{case}` | {check} | {fa} | {fb} |")
+                rows.append([f"`{case}`", check, fa, fb])
             if len(changes) > 100:
-                out.append(f"| ... {len(changes) - 100} more | | | |")
-            out.append("")
+                rows.append([f"... {len(changes) - 100} more", "", "", ""])
+            out += table(["case", "check", f"{a} ({versions[a]})", f"{b} ({versions[b]})"], rows)
     return out
 
 

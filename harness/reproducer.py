@@ -11,8 +11,11 @@ from the case seed with numpy alone, the same draws in the same order as `harnes
 from __future__ import annotations
 
 import base64
+import io
 import math
+import zipfile
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -110,10 +113,90 @@ def regenerates(params: dict) -> bool:
     return streamable(params) and 4 * math.prod(params["shape"]) >= EMBED_LIMIT
 
 
+@dataclass
+class Expected:
+    """What the harness expected of one result, for the lines a reproducer prints after the
+    call: the float64 reference `value` (None when the canonical answer is an error, `raises`,
+    or when it is too large to carry, `missing` says why), and what it is."""
+
+    value: np.ndarray | None = None
+    what: str = "float64 reference, canonical: the documented formula"
+    raises: str | None = None
+    missing: str | None = None
+    verdict: str = ""
+
+
+# printed by every reproducer that knows its expected value: the framework's value, the expected
+# value and the error at the worst element (NaN/inf where the other has none counts as infinite)
+_SHOW = '''
+def show(got, expected, dtype, what):
+    """The framework's value, the expected value and the error at the worst element."""
+    got = np.asarray(got)
+    print(f"got: dtype {got.dtype}, shape {list(got.shape)}" + (f": {got!r}" if got.size <= 8 else ""))
+    if expected is None:
+        print(f"expected ({what})")
+        return
+    exp = np.asarray(expected, dtype=np.float64)
+    print(f"expected ({what}): shape {list(exp.shape)}" + (f": {exp!r}" if exp.size <= 8 else ""))
+    if got.shape != exp.shape:
+        print("the shapes differ")
+        return
+    if exp.size == 0:
+        print("both empty")
+        return
+    g = got.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.where((g == exp) | (np.isnan(g) & np.isnan(exp)), 0.0, np.abs(g - exp))
+    err[np.isnan(err)] = np.inf  # NaN/inf on one side only
+    i = np.unravel_index(int(np.argmax(err)), err.shape)
+    e, want = float(err[i]), float(exp[i])
+    if dtype == "bfloat16":  # 8 significant bits: the float32 spacing times 2**16
+        ulp = float(np.spacing(np.float32(abs(want)))) * 65536.0
+    else:
+        ulp = float(np.spacing(np.dtype(dtype).type(abs(want))))
+    rel = e / abs(want) if want else float("inf") if e else 0.0
+    where = tuple(int(k) for k in i)
+    print(f"worst element (largest error) {where}: got {float(g[i])!r}, expected {want!r}")
+    ulps = np.abs(exp).astype(np.float32 if dtype == "bfloat16" else dtype)
+    far = int(np.count_nonzero(err > np.spacing(ulps) * (65536.0 if dtype == "bfloat16" else 1)))
+    print(f"error there: {e:.3g} abs, {rel:.3g} rel, {e / ulp if ulp else float('inf'):.3g} ULP "
+          f"of {dtype}; {far}/{err.size} elements more than 1 ULP away")
+'''
+
+
+def _arrays_source(data: CaseData, sidecar: str | None) -> tuple[list[str], dict]:
+    """The lines that define x, label, weight and g: embedded, or (`sidecar`, a file name) read
+    from an .npz beside the script when embedding them would be large. Returns the lines and
+    the arrays the sidecar must hold."""
+    arrays = {"x": data.x, "label": data.label, "weight": data.weight, "g": data.grad_output}
+    encoded = sum(a.nbytes for a in arrays.values() if a is not None)
+    if sidecar is None or encoded <= SIDECAR_OVER:
+        return [f"{k} = {array_literal(a)}" for k, a in arrays.items()], {}
+    lines = [f"# the arrays are in {sidecar} beside this script (np.load, no pickle)",
+             f"arrays = np.load(Path(__file__).with_name({sidecar!r}), allow_pickle=False)"]
+    lines += [f"{k} = arrays[{k!r}]" if a is not None else f"{k} = None" for k, a in arrays.items()]
+    return lines, {k: a for k, a in arrays.items() if a is not None}
+
+
+SIDECAR_OVER = 16 << 10  # arrays above this many bytes go to the .npz beside the script
+
+
 def reproducer(case_id: str, data: CaseData, adapter_ref: str, check: str, version: str = "",
-               device: str = "cpu", expected_note: str = "", case_params: dict | None = None) -> str:
+               device: str = "cpu", expected_note: str = "", case_params: dict | None = None,
+               expected: Expected | None = None) -> str:
     """The script for (case, framework, forward|grad). With the grid's `case_params` of a case
-    that `regenerates`, `data` needs only its worker_params (`inputs.case_params`)."""
+    that `regenerates`, `data` needs only its worker_params (`inputs.case_params`). With
+    `expected`, the script also prints the expected value and the error at the worst element."""
+    return reproducer_files(case_id, data, adapter_ref, check, version, device, expected_note,
+                            case_params, expected)[0]
+
+
+def reproducer_files(case_id: str, data: CaseData, adapter_ref: str, check: str,
+                     version: str = "", device: str = "cpu", expected_note: str = "",
+                     case_params: dict | None = None, expected: Expected | None = None,
+                     sidecar: str | None = None) -> tuple[str, bytes | None]:
+    """The script and, with `sidecar` (the .npz's file name), the bytes of the .npz it reads
+    when its arrays are too large to embed (None when they are embedded)."""
     cls = load_class(adapter_ref)
     adapter = cls(device=device)
     params = data.worker_params
@@ -124,14 +207,54 @@ def reproducer(case_id: str, data: CaseData, adapter_ref: str, check: str, versi
             f"# API: {comment(cls.api)}"]
     if expected_note:
         head += [f"# {comment(line)}" for line in str(expected_note).splitlines()]
+    stored: dict = {}
     if case_params is not None and regenerates(case_params):
         arrays = [regeneration_source(case_params, case_id)]
     else:
-        arrays = [f"x = {array_literal(data.x)}",
-                  f"label = {array_literal(data.label)}",
-                  f"weight = {array_literal(data.weight)}",
-                  f"g = {array_literal(data.grad_output)}"]
-    body = ["import base64, zlib", "import numpy as np", "", *arrays, "",
-            adapter.snippet(params, check).rstrip(),
-            f"print({'grad' if check == 'grad' else 'loss'})"]
-    return "\n".join(head + body) + "\n"
+        arrays, stored = _arrays_source(data, sidecar)
+    var = "grad" if check == "grad" else "loss"
+    tail, before = [f"print({var})"], []
+    if expected is not None:
+        exp_value = expected.value
+        if exp_value is not None and stored:
+            stored["expected"] = np.asarray(exp_value, dtype=np.float64)
+            exp_src = "arrays['expected']"
+        elif exp_value is not None:
+            exp_src = array_literal(np.asarray(exp_value, dtype=np.float64))
+        else:
+            exp_src = "None"
+        what = expected.what
+        if expected.raises is not None:
+            what = f"an error: {expected.raises}"
+        elif expected.missing:
+            what = f"not carried here: {expected.missing}"
+        if expected.verdict in ("error", "crash", "timeout"):
+            before = [f"print({('expected: ' + what)[:300]!r})",
+                      f"print('the call below fails on this valid input ({expected.verdict}):')"]
+        tail = [*_SHOW.strip("\n").splitlines(), "",
+                f"expected = {exp_src}",
+                f"show({var}, expected, {params['dtype']!r}, {comment(what)[:300]!r})"]
+    imports = ["import base64, zlib", "from pathlib import Path", "import numpy as np"]
+    body = [*imports, "", *arrays, "", *before, adapter.snippet(params, check).rstrip(), "", *tail]
+    blob = _npz(stored) if stored else None
+    return "\n".join(head + body) + "\n", blob
+
+
+def _npz(arrays: dict) -> bytes:
+    """An .npz of `arrays`, byte for byte the same for the same arrays (no timestamps)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, a in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asarray(a, order="C"), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, member.getvalue())
+    return buf.getvalue()
+
+
+def file_stem(case_id: str, framework: str, check: str) -> str:
+    """`<case>--<framework>--<check>`: a reproducer's file name without its suffix (characters a
+    file name or a link cannot carry become `_`)."""
+    raw = f"{case_id}--{framework}--{check}"
+    return "".join(ch if ch.isalnum() or ch in "-_.=,@~+" else "_" for ch in raw)

@@ -1,13 +1,17 @@
 """The CLI end to end with the numpy adapter: run, list, explain, exit codes, report contents."""
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
+import urllib.parse
 
 import pytest
 
 from harness.cli import main
+from tests import mdtable
 
 
 @pytest.fixture(scope="module")
@@ -37,21 +41,50 @@ def test_run_writes_results_and_report(smoke_run):
     assert doc["grid"]["cases"] == len({r["case"] for r in recs}) and doc["grid"]["hash"]
     md = (out / "report.md").read_text()
     for section in ("## Environment", "## Verdicts", "## Conformance by feature",
-                    "## Worst numerical error by dtype", "## Invalid input", "## Top discrepancies",
-                    "## Run"):
+                    "## Worst numerical error by dtype", "## Invalid input", "## Needs review",
+                    "## Bad input accepted", "## Run"):
         assert section in md, section
-    assert "| numpy |" in md and "figures/error-vs-bound-forward.png" in md
+    verdicts = mdtable.rows(mdtable.section(md, "Verdicts"))
+    assert verdicts[0][0] == "numpy" and verdicts[0][2] == str(len(recs))
+    assert "figures/error-vs-bound-forward.png" in md
     assert (out / "figures" / "error-vs-bound-forward.png").stat().st_size > 1000
-    assert "bad=label-negative" in md and "```python" in md  # worst cases carry a reproducer
+    assert "```python" not in md  # the reproducers are files beside it, linked
+    review = mdtable.rows(mdtable.section(md, "Needs review"))
+    assert any("bad=label-negative" in row[2] and "reproducers/" in row[-1] for row in review)
 
 
-def test_reproducer_in_the_report_runs_and_shows_the_silent_acceptance(smoke_run):
+def test_reproducer_files_run_from_a_clean_folder_and_show_the_silent_acceptance(smoke_run,
+                                                                                 tmp_path):
     _, out = smoke_run
     md = (out / "report.md").read_text()
-    script = md.split("```python\n", 1)[1].split("```", 1)[0]
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    row = next(row for row in mdtable.rows(mdtable.section(md, "Bad input accepted"))
+               if row[0] == "numpy" and row[1] == "label-negative")
+    name = re.search(r"\(reproducers/([^)]+)\)", row[5]).group(1)
+    script = out / "reproducers" / urllib.parse.unquote(name)
+    assert script.is_file() and script.name.endswith("--numpy--forward.py")
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    shutil.copy(script, clean)
+    res = subprocess.run([sys.executable, script.name], cwd=clean, capture_output=True, text=True,
+                         timeout=60)
     assert res.returncode == 0, res.stderr
-    assert float(res.stdout.strip()) > 0  # a loss came back for a label of -1
+    lines = res.stdout.splitlines()
+    got = re.match(r"got: dtype float32, shape \[\]: array\(([-0-9.e]+)", lines[0])
+    assert got and float(got.group(1)) > 0, lines  # a loss came back for a label of -1
+    assert lines[1].startswith("expected (an error: ValueError") and "label" in lines[1], lines
+
+
+def test_every_reproducer_file_of_a_report_is_linked_and_every_link_exists(smoke_run):
+    _, out = smoke_run
+    md = (out / "report.md").read_text()
+    linked = {urllib.parse.unquote(n) for n in re.findall(r"\(reproducers/([^)]+\.py)\)", md)}
+    files = {p.name for p in (out / "reproducers").glob("*.py")}
+    assert linked and linked == files
+    for name in files:  # each is Python that names its case, framework and check
+        text = (out / "reproducers" / name).read_text()
+        compile(text, name, "exec")
+        case, framework, check = name[:-3].split("--")
+        assert f"# case {case}" in text and f"reproducer: {framework} " in text
 
 
 def test_two_runs_are_identical_apart_from_timing(smoke_run, tmp_path):
@@ -67,6 +100,10 @@ def test_two_runs_are_identical_apart_from_timing(smoke_run, tmp_path):
     assert without_run(out / "report.md") == without_run(tmp_path / "report.md")
     assert (out / "figures" / "error-vs-bound-grad.png").read_bytes() == (
         tmp_path / "figures" / "error-vs-bound-grad.png").read_bytes()
+    names = sorted(p.name for p in (out / "reproducers").iterdir())
+    assert names and names == sorted(p.name for p in (tmp_path / "reproducers").iterdir())
+    for n in names:  # the reproducers (and any .npz beside them) byte for byte
+        assert (out / "reproducers" / n).read_bytes() == (tmp_path / "reproducers" / n).read_bytes()
 
 
 def test_usage_errors_exit_2_with_a_clear_message(tmp_path, capsys):
@@ -131,8 +168,8 @@ def test_version_section_lists_changed_verdicts():
     lines = "\n".join(_versions_section([rec("paddle", "3.3.1", "pass"),
                                          rec("paddle@old", "3.2.2", "divergent", "x")]))
     assert "paddle (3.3.1) vs paddle@old (3.2.2)" in lines
-    assert "| `c1` | forward | pass | divergent (x) |" in lines
-    assert "| case | check | paddle (3.3.1) | paddle@old (3.2.2) |" in lines
+    assert ["`c1`", "forward", "pass", "divergent (x)"] in mdtable.rows(lines)
+    assert re.search(r"\| case +\| check +\| paddle \(3.3.1\) +\| paddle@old \(3.2.2\) +\|", lines)
     assert main(["run", "--frameworks", "numpy@", "cases/smoke.yaml"]) == 2  # empty label
 
 

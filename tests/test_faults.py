@@ -19,7 +19,9 @@ import pytest
 
 from harness.cli import main
 from harness.orchestrate import PARTIAL
+from harness.report import VERDICT_COLUMNS
 from harness.verdicts import VERDICTS
+from tests import mdtable
 
 # Small grid: 4 float64 cases (3 valid, 1 invalid) among 4 others.
 GRID = """\
@@ -199,18 +201,17 @@ def test_report_worker_faults_section_says_what_happened(run_of, adapter):
     run = run_of(adapter)
     exp, name = EXPECT[adapter], NAMES[adapter]
     report = run["report"]
-    section = report.split("## Worker faults\n", 1)[1].split("\n## ", 1)[0] if (
-        "## Worker faults\n" in report) else ""
-    rows = [line for line in section.splitlines() if line.startswith(f"| {name} |")]
+    section = mdtable.section(report, "Worker faults")
+    rows = [row for row in mdtable.rows(section) if row[0] == name]
     if exp["event"] is None:
         assert rows == [], rows
         return
     f64 = sorted({r["case"] for r in run["doc"]["results"]
                   if r["framework"] == name and r["params"]["dtype"] == "float64"})
-    assert sorted(re.search(r"`([^`]+)`", row).group(1) for row in rows) == f64
+    assert sorted(re.search(r"`([^`]+)`", row[2]).group(1) for row in rows) == f64
     for row in rows:
-        assert f"| {exp['event']} |" in row
-        assert re.search(exp["detail"], row), row
+        assert row[1] == exp["event"]
+        assert re.search(exp["detail"], " | ".join(row)), row
     assert "the worker was restarted and the run went on" in section
 
 
@@ -218,11 +219,10 @@ def test_verdict_matrix_counts_the_faults(fault_run, hang_run):
     """The Verdicts table of report.md counts each fault (forward / gradient)."""
     for run, adapters in ((fault_run, [a for a in EXPECT if a != "HangAdapter"]),
                           (hang_run, ["HangAdapter"])):
-        table = {}
-        for line in run["report"].split("## Verdicts", 1)[1].split("\n## ", 1)[0].splitlines():
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if len(cells) == len(VERDICTS) + 1 and cells[0] not in ("framework", "---"):
-                table[cells[0]] = dict(zip(VERDICTS, cells[1:]))
+        section = mdtable.section(run["report"], "Verdicts")
+        header = next(line for line in section.splitlines() if line.startswith("| framework"))
+        names = [c.strip() for c in header.strip().strip("|").split("|")]
+        table = {row[0]: dict(zip(names, row)) for row in mdtable.rows(section)}
         for a in adapters:
             exp = EXPECT[a]
             if exp["verdict"] is None:
@@ -232,4 +232,5 @@ def test_verdict_matrix_counts_the_faults(fault_run, hang_run):
                 # 3 valid float64 cases with both checks fail that way (+1 invalid forward when
                 # the invalid case fails the same way)
                 fwd = 3 + (exp["invalid"][0] == col)
-                assert table[NAMES[a]][col] == f"{fwd} / 3", (a, table[NAMES[a]])
+                title = dict(VERDICT_COLUMNS)[col]
+                assert table[NAMES[a]][title] == str(fwd + 3), (a, table[NAMES[a]])
