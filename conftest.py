@@ -1,2 +1,2 @@
-# Collects cases/*.yaml as parity tests (one item per case, framework and forward|grad).
-pytest_plugins = ["harness.pytest_plugin"]
+# The pytest plugin that collects case files is registered by the package's `pytest11` entry
+# point (pyproject.toml), so it needs no conftest: `make test` installs the package first.

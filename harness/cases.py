@@ -357,7 +357,10 @@ DEFAULTS = {"axis": -1, "dtype": "float32", "label": "hard", "input": "logits", 
 # The case's dtype is its inputs' dtype; an API's own dtype argument (keras's loss dtype) is never
 # passed under `defaults: true`.
 API_ARGUMENTS = ("axis", "reduction", "ignore_index", "smoothing", "weight")
-TOP_KEYS = {"defaults", "blocks", "description"}
+TOP_KEYS = {"defaults", "blocks", "description", "xent-parity", "collect"}
+# `xent-parity: 1` marks a YAML file as a case file (what pytest collects, wherever it lies);
+# `collect: when-named` keeps pytest from collecting it unless it is named on the command line
+MARKER, FORMAT_VERSION, COLLECT = "xent-parity", 1, ("always", "when-named")
 CASE_KEYS = ("id", "data")  # keys of an explicit case only: a literal case (harness.literal)
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+,-]{0,199}")
 BLOCK_KEYS = {"name", "grid", "exclude", "cases", "description"}
@@ -613,6 +616,12 @@ def load_case_file(path: str | Path) -> list[Case]:
         if key not in TOP_KEYS:
             raise CaseFileError(f"{_where(path, doc, key)}: key {_show(key)}: unknown top-level "
                                 f"key (known: {', '.join(sorted(TOP_KEYS))})")
+    if MARKER in doc and (doc[MARKER] != FORMAT_VERSION or isinstance(doc[MARKER], bool)):
+        raise CaseFileError(f"{_where(path, doc, MARKER)}: key {MARKER!r}: the case-file format "
+                            f"version, {FORMAT_VERSION} (got {_show(doc[MARKER])})")
+    if "collect" in doc and doc["collect"] not in COLLECT:
+        raise CaseFileError(f"{_where(path, doc, 'collect')}: key 'collect': one of "
+                            f"{', '.join(COLLECT)} (got {_show(doc['collect'])})")
     defaults = doc.get("defaults") or _LineDict()
     _validate_params(path, defaults, where=f"{_where(path, doc, 'defaults')}: key 'defaults':")
     blocks = doc.get("blocks")

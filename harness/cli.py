@@ -1,9 +1,10 @@
-"""Command line: `xent-parity run | list | explain | merge | gate | expectations`.
+"""Command line: `xent-parity run | list | explain | compare | merge | gate | expectations`.
 
     xent-parity run                      # cases/default.yaml, every installed adapter, into reports/
     xent-parity run cases/smoke.yaml --frameworks numpy,torch -k "soft and not f16"
     xent-parity list --cases 'hard-*f64*'
     xent-parity explain CASE_ID --frameworks torch
+    xent-parity compare torch paddle         # the porting question, from reports/results.json
     xent-parity run --shard 2/4 --out shard2 && xent-parity merge shard*/results.json --out reports
     xent-parity run --resume                 # after an interruption: continue where it stopped
     xent-parity gate --baseline reports/baseline.json --results reports/results.json
@@ -340,6 +341,50 @@ def cmd_expectations(args) -> int:
     return 1 if plan.unreviewed or not (current or args.update) else 0
 
 
+def cmd_compare(args) -> int:
+    """Framework A against framework B on a run's results: where they differ, by how much and
+    why, in both directions (harness.findings.pairwise)."""
+    from harness import findings
+    from harness.gate import GateError, read_document
+
+    try:
+        doc = read_document(args.results, "results")[0]
+    except GateError as e:
+        raise UsageError(str(e)) from None
+    recs = doc["results"]
+    present = sorted({r["framework"] for r in recs})
+    for name in (args.a, args.b):
+        if name not in present:
+            raise UsageError(f"{name!r} is not in {args.results} (it has: {', '.join(present)})")
+    if args.a == args.b:
+        raise UsageError("compare needs two different frameworks")
+    diffs, counts = findings.pairwise(recs, args.a, args.b)
+    fws = doc["environment"].get("frameworks", {})
+    va, vb = (fws.get(n, {}).get("version", "?") for n in (args.a, args.b))
+    grid = doc.get("grid", {})
+    print(f"{args.a} {va} against {args.b} {vb} on {', '.join(grid.get('files') or ['?'])} "
+          f"({grid.get('cases')} cases): {counts['compared']} results compared, "
+          f"{counts['agree']} agree, {counts['differ']} differ; {counts['only one ran']} "
+          "run by one of them only.")
+    print("Both are judged against the same float64 reference: 'canonical' is within the error "
+          "bound of the documented formula; a size is each side's departure from it.")
+    if not diffs:
+        return 0
+    print(f"\nby cause ({args.a} / {args.b}), most frequent first:")
+    for (ea, eb), n, d in findings.pair_causes(diffs):
+        print(f"  {n:5d}  {ea} / {eb}")
+        print(f"         largest: {d.case} {d.check}")
+    shown = diffs if args.limit <= 0 else diffs[:args.limit]
+    print(f"\ndifferences, largest first ({len(shown)} of {len(diffs)}):")
+    for d in shown:
+        print(f"  {d.case} {d.check}: {d.why}")
+        print(f"    {args.a}: {findings.describe(d.a)}")
+        print(f"    {args.b}: {findings.describe(d.b)}")
+    if len(shown) < len(diffs):
+        print(f"  ... and {len(diffs) - len(shown)} more (--limit 0 shows every one)")
+    return 0
+
+
 def _version() -> str:
     import importlib.metadata
 
@@ -394,6 +439,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the expectations file (default: the repository's)")
     xp.add_argument("--update", action="store_true", help="write the regenerated file")
     xp.set_defaults(func=cmd_expectations)
+    cp = sub.add_parser("compare", help="one framework against another on a run's results: "
+                        "where they differ, by how much, and why")
+    cp.add_argument("a", help="a framework of the results (e.g. torch)")
+    cp.add_argument("b", help="another (e.g. paddle)")
+    cp.add_argument("--results", default="reports/results.json",
+                    help="the run to read (default reports/results.json)")
+    cp.add_argument("--limit", type=int, default=30,
+                    help="differences listed one by one (default 30; 0 for all)")
+    cp.set_defaults(func=cmd_compare)
     from harness.gate import add_gate_parser
 
     add_gate_parser(sub)

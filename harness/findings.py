@@ -188,8 +188,10 @@ def _side(r: Mapping) -> tuple:
 
 def describe(r: Mapping) -> str:
     """One side of a difference: its verdict with the name that explains it, and its departure."""
-    state = render.state(r)
-    return state if r["verdict"] == PASS else f"{state}: {effect(r)}"
+    if r["verdict"] == PASS:
+        return "canonical"
+    state = r["verdict"] + (f" ({r['convention']})" if r.get("convention") else "")
+    return f"{state}: {effect(r)}"
 
 
 def pairwise(records: Iterable[Mapping], a: str, b: str) -> tuple[list[Difference], dict]:
@@ -226,19 +228,18 @@ def pairwise(records: Iterable[Mapping], a: str, b: str) -> tuple[list[Differenc
     return diffs, counts
 
 
-def pairwise_matrix(records: list[Mapping], frameworks: list[str]) -> dict[tuple[str, str], int]:
-    """The number of (case, check) on which each pair of frameworks differs."""
-    return {(a, b): pairwise(records, a, b)[1]["differ"]
+def pairwise_all(records: list[Mapping], frameworks: list[str]) -> dict[tuple[str, str], tuple]:
+    """`pairwise` of each pair of frameworks (a before b in `frameworks`)."""
+    return {(a, b): pairwise(records, a, b)
             for i, a in enumerate(frameworks) for b in frameworks[i + 1:]}
 
 
-def pair_causes(diffs: list[Difference]) -> list[tuple[str, int, Difference]]:
+def pair_causes(diffs: list[Difference]) -> list[tuple[tuple[str, str], int, Difference]]:
     """The differences grouped by what explains each side, the most frequent first: (the two
     sides' explanations, count, the largest difference)."""
     by: dict = defaultdict(list)
     for d in diffs:
-        key = f"{_explanation(d.a)} / {_explanation(d.b)}"
-        by[key].append(d)
+        by[(_explanation(d.a), _explanation(d.b))].append(d)
     out = [(k, len(v), max(v, key=lambda d: d.size)) for k, v in by.items()]
     out.sort(key=lambda t: (-t[1], t[0]))
     return out
@@ -250,4 +251,7 @@ def _explanation(r: Mapping) -> str:
         return "canonical"
     if r.get("convention"):
         return f"{v} ({r['convention']})"
-    return cause(r)[1] if v == MISMATCH else v
+    if v == MISMATCH:
+        why = cause(r)[1]
+        return f"mismatch ({why if len(why) <= 90 else why[:87] + '...'})"
+    return v

@@ -1,14 +1,25 @@
 """pytest collection of case files: one item per (case, framework, forward|grad).
 
-Loaded by the repository's conftest.py. `pytest cases/smoke.yaml` collects every case of the file
-for every installed framework (`--frameworks` to choose). Items of one framework run through one
-long-lived worker in batches: the first item of a framework evaluates all of that framework's
-collected items of the file, the others read their verdict. Failures render the engine's result and
-the reproducer. A result that follows a convention its adapter declares (documented by the
-framework) passes, with the convention as a JUnit property; one explained by a declared defect is
-an xfail naming the upstream issue; one whose declaration the framework follows only sometimes is
-`inconsistent` and fails (harness.consistency). What no declaration explains is reviewed in
-cases/expectations.yaml: each entry turns what it selects into a strict xfail.
+Registered with pytest by the package's `pytest11` entry point, so it works from any directory
+once xent-parity is installed: `pytest my_cases.yaml` collects every case of the file for every
+installed framework (`--frameworks` to choose). A YAML file is a case file when its top-level
+mapping has the marker key `xent-parity: 1`, wherever it lies; one that also says
+`collect: when-named` (the 10x and large-vocabulary grids, which need minutes and many GiB) is
+collected only when named on the command line.
+
+Items of one framework run through one long-lived worker in batches: the first item of a framework
+evaluates all of that framework's collected items of the file, the others read their verdict.
+Failures render the engine's result and the command that reproduces them, with the case file's
+path right from the folder pytest was started in. A result that follows a convention its adapter
+declares (documented by the framework) passes, with the convention as a JUnit property; one
+explained by a declared defect is an xfail naming the upstream issue; one whose declaration the
+framework follows only sometimes is `inconsistent` and fails (harness.consistency). What no
+declaration explains is reviewed in cases/expectations.yaml: each entry turns what it selects into
+a strict xfail. `-ra` lists the xfails of case files grouped by reason (count and an example),
+not one line each; `--parity-xfail-lines` gives pytest's own line per xfail back.
+
+Item ids are `FILE::CASE[FRAMEWORK-CHECK]` and round-trip through pytest's cache, so `--lf` and
+`--ff` rerun exactly the failed items.
 
 Under pytest-xdist (`pytest -n auto cases/`) every item carries `xdist_group(framework)` and the
 distribution defaults to `loadgroup`: each framework's items go to one xdist worker, so each
@@ -19,8 +30,9 @@ framework would evaluate all of that framework's cases again.)
 
 from __future__ import annotations
 
+import re
 import shlex
-
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -46,6 +58,8 @@ def pytest_addoption(parser):
     g.addoption("--parity-timeout", type=_positive_seconds, default=120.0,
                 help="seconds per case per worker (> 0)")
     g.addoption("--expectations", default=str(EXPECTATIONS), help="reviewed known divergences")
+    g.addoption("--parity-xfail-lines", action="store_true",
+                help="with -ra/-rx, one line per xfail of a case file (default: grouped by reason)")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -65,19 +79,49 @@ def pytest_unconfigure(config):
         s.close()
 
 
-# Collected when their folder is collected; other case files (the 10x and large-vocabulary grids of
-# benchmarks/, which need minutes and many GiB) only when named on the command line.
-COLLECTED_BY_DEFAULT = {"smoke.yaml", "default.yaml"}
+_MARKER = re.compile(rb"^xent-parity[ \t]*:", re.M)
+_WHEN_NAMED = re.compile(rb"^collect[ \t]*:[ \t]*[\"']?when-named", re.M)
+_HEAD = 1 << 16  # the marker is a top-level key: looked for in the file's first 64 KiB
+
+
+def case_file_kind(path: Path) -> str | None:
+    """'always' or 'when-named' for a YAML file that carries the case-file marker, None for any
+    other file (read as bytes, never parsed here: a YAML file of another tool is left alone)."""
+    if path.suffix not in (".yaml", ".yml"):
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEAD)
+    except OSError:
+        return None
+    if not _MARKER.search(head):
+        return None
+    return "when-named" if _WHEN_NAMED.search(head) else "always"
+
+
+_BLOCKS = re.compile(rb"^blocks[ \t]*:", re.M)
 
 
 def pytest_collect_file(file_path: Path, parent):
-    if (file_path.suffix in (".yaml", ".yml") and file_path.parent.name == "cases"
-            and not file_path.name.startswith("expectations")):
-        named = any(Path(str(a).split("::")[0]).resolve() == file_path.resolve()
-                    for a in parent.config.args)
-        if named or file_path.name in COLLECTED_BY_DEFAULT:
-            return CaseFile.from_parent(parent, path=file_path)
-    return None
+    """A case file (`case_file_kind`); a `when-named` one, or a YAML file with top-level
+    `blocks:` but no marker, only when named on the command line."""
+    kind = case_file_kind(file_path)
+    if kind == "always":
+        return CaseFile.from_parent(parent, path=file_path)
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    named = any(Path(str(a).split("::")[0]).resolve() == file_path.resolve()
+                for a in parent.config.args)
+    if not named:
+        return None
+    if kind is None:
+        try:
+            with open(file_path, "rb") as f:
+                if not _BLOCKS.search(f.read(_HEAD)):
+                    return None
+        except OSError:
+            return None
+    return CaseFile.from_parent(parent, path=file_path)
 
 
 class _ParitySession:
@@ -98,7 +142,10 @@ class _ParitySession:
         if self._specs is None:
             opt = self.config.getoption("frameworks")
             names = [n.strip() for n in opt.split(",") if n.strip()] if opt else sorted(known_adapters())
-            self._specs = adapter_specs(names)
+            try:
+                self._specs = adapter_specs(names)
+            except ValueError as e:  # an unknown name, a module:Class that cannot load
+                raise pytest.UsageError(f"--frameworks: {e}") from None
         return self._specs
 
     def declaration(self, framework, names) -> str:
@@ -176,7 +223,11 @@ class CaseFile(pytest.File):
             missing = load_class(spec.ref).installed()
             for case in cases:
                 for check in case.checks + case.relation_checks:
-                    item = ParityItem.from_parent(self, name=f"{case.id}[{spec.name}-{check}]",
+                    name = f"{case.id}[{spec.name}-{check}]"
+                    # the id given whole, as pytest's cache parses it back (path, name, [params]):
+                    # built from the name alone, pytest 9 keeps "[...]" in the name, and --lf
+                    # would match nothing
+                    item = ParityItem.from_parent(self, name=name, nodeid=f"{self.nodeid}::{name}",
                                                   case=case, framework=spec.name, check=check,
                                                   missing=missing)
                     item.add_marker(pytest.mark.xdist_group(spec.name))
@@ -268,6 +319,7 @@ def pytest_collection_finish(session):
 
 
 def pytest_terminal_summary(terminalreporter, config):
+    _summarise_xfails(terminalreporter, config)
     s = getattr(config, "_xent", None)
     if not s or s.expectations is None:
         return
@@ -281,3 +333,28 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.section("xent-parity: expectations that matched no collected result")
         for e in unmatched:
             terminalreporter.write_line(e.describe())
+
+
+def _summarise_xfails(tr, config):
+    """With xfails in pytest's short summary (-ra, -rx), the case files' xfails grouped by reason
+    instead of one line each: the reason, the count and one item. Runs before pytest prints the
+    short summary (its own hook yields to the others first)."""
+    if "x" not in getattr(tr, "reportchars", "") or config.getoption("parity_xfail_lines"):
+        return
+    mine, others = defaultdict(list), []
+    for rep in tr.stats.get("xfailed", []):
+        if "::" in rep.nodeid and case_file_kind(Path(str(config.rootpath / rep.nodeid.split("::")[0]))):
+            mine[getattr(rep, "wasxfail", "")].append(rep.nodeid)
+        else:
+            others.append(rep)
+    if not mine:
+        return
+    tr.reportchars = tr.reportchars.replace("x", "")  # the short summary leaves them to us
+    n = sum(len(v) for v in mine.values())
+    tr.section(f"xent-parity: {n} expected failures of case files, by reason")
+    for reason, ids in sorted(mine.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        tr.write_line(f"{len(ids):5d} x {reason}")
+        tr.write_line(f"        e.g. {ids[0]}")
+    for rep in others:  # xfails of ordinary tests, as pytest prints them
+        reason = getattr(rep, "wasxfail", "")
+        tr.write_line(f"XFAIL {rep.nodeid}" + (f" - {reason}" if reason else ""))

@@ -381,23 +381,36 @@ def _links(doc, g) -> str:
     return f"[link]({g.link})" if g.link else ""
 
 
-def pairwise_section(recs, frameworks: list[str]) -> list[str]:
-    """Framework against framework: how many (case, check) each pair differs on, and the causes
-    of the pair that differ most."""
+def pairwise_section(recs, frameworks: list[str], causes: int = 3) -> list[str]:
+    """Framework against framework: how many (case, check) each pair differs on, and for each
+    pair its most frequent causes with the largest difference of each."""
     if len(frameworks) < 2:
         return []
-    m = findings.pairwise_matrix(recs, frameworks)
+    pairs = findings.pairwise_all(recs, frameworks)
     out = ["## Framework against framework", "",
            "The porting question: on how many (case, check) two frameworks give different "
            "answers, where both ran. Both are judged against the same float64 reference; a "
            "difference is one side departing from the documented formula (a convention, a "
-           "defect, a mismatch), or raising. `xent-parity compare A B` lists them with the "
-           "reasons and sizes.", ""]
+           "defect, a mismatch), or raising. Below the table, each pair's most frequent causes; "
+           "`xent-parity compare A B` lists every difference with its size.", ""]
     rows = []
     for a in frameworks:
-        rows.append([a] + [("·" if a == b else m.get((a, b), m.get((b, a), 0)))
+        rows.append([a] + ["·" if a == b else (pairs.get((a, b)) or pairs.get((b, a)))[1]["differ"]
                            for b in frameworks])
     out += table(["", *frameworks], rows)
+    for (a, b), (diffs, counts) in pairs.items():
+        if not diffs:
+            continue
+        found = findings.pair_causes(diffs)
+        out += [f"<details><summary>{a} against {b}: {counts['differ']} of "
+                f"{counts['compared']} differ</summary>", ""]
+        for (ea, eb), n, d in found[:causes]:
+            out.append(f"- {n} x {a} {_md_escape(ea)}, {b} {_md_escape(eb)}; largest `{d.case}` "
+                       f"{d.check}: {_md_escape(findings.effect(d.a) if ea != 'canonical' else ea)}"
+                       f" / {_md_escape(findings.effect(d.b) if eb != 'canonical' else eb)}")
+        if len(found) > causes:
+            out.append(f"- ... {len(found) - causes} more causes: `xent-parity compare {a} {b}`")
+        out += ["", "</details>", ""]
     return out
 
 

@@ -319,7 +319,7 @@ def write_suite(yaml_name: str, data_dir: str, source: str, description: str, bl
             lines.append(f"#   {cid}{f' ({desc})' if desc else ''}: {why}")
     else:
         lines.append("# left out: none")
-    lines += [f"description: {description}", "blocks:"]
+    lines += ["xent-parity: 1", f"description: {description}", "blocks:"]
     notes_all = []
     for bname, cases in blocks:
         lines += [f"  - name: {bname}", "    cases:"]
@@ -345,7 +345,7 @@ def write_suite(yaml_name: str, data_dir: str, source: str, description: str, bl
 def verify(yaml_name: str):
     path = OUT / yaml_name
     doc = yaml.safe_load(path.read_text())
-    assert set(doc) == {"description", "blocks"}, doc.keys()
+    assert set(doc) == {"xent-parity", "description", "blocks"}, doc.keys()
     counts, ids, total = Counter(), set(), 0
     referenced = set()
     for block in doc["blocks"]:

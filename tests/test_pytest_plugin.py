@@ -8,6 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 GRID = """
+xent-parity: 1
 defaults: {shape: [4, 3], dtype: float64}
 blocks:
   - cases:
@@ -21,7 +22,6 @@ blocks:
 def project(pytester):
     (pytester.path / "cases").mkdir()
     (pytester.path / "cases" / "mini.yaml").write_text(textwrap.dedent(GRID))
-    pytester.makeconftest('pytest_plugins = ["harness.pytest_plugin"]')
     return pytester
 
 
@@ -89,22 +89,79 @@ def test_missing_framework_is_a_skip_with_the_reason(project):
             name = "ghost"
             module = "no_such_framework_xyz"
         """)
+    project.syspathinsert()  # ghost.py importable as a module:Class adapter
     res = project.runpytest("cases/mini.yaml", "--frameworks", "ghost:Ghost", "-rs",
                             "--expectations", expectations(project, "[]"))
     res.assert_outcomes(skipped=5)
     res.stdout.fnmatch_lines(["*no_such_framework_xyz is not installed*"])
 
 
-def test_heavy_grids_are_collected_only_when_named(project):
-    (project.path / "cases" / "default.yaml").write_text(textwrap.dedent(GRID))
+def test_case_files_are_found_by_their_marker_key_in_any_folder(project):
+    """`xent-parity: 1` makes a YAML file a case file wherever it lies; `collect: when-named`
+    leaves it to the command line; any other YAML file is left alone."""
+    (project.path / "suites" / "deep").mkdir(parents=True)
+    (project.path / "suites" / "deep" / "mine.yml").write_text(textwrap.dedent(GRID))
+    heavy = "xent-parity: 1\ncollect: when-named\n" + textwrap.dedent(GRID).replace(
+        "xent-parity: 1\n", "")
+    (project.path / "suites" / "heavy.yaml").write_text(heavy)
+    (project.path / "suites" / "other-tool.yaml").write_text("blocks: [1, 2]\nname: ci\n")
+    (project.path / "suites" / "unmarked.yaml").write_text(
+        textwrap.dedent(GRID).replace("xent-parity: 1\n", ""))
     exp = expectations(project, "[]")
-    res = project.runpytest("cases", "--frameworks", "numpy", "--collect-only", "-q",
-                            "--expectations", exp)
-    lines = [ln for ln in res.outlines if "::" in ln]
-    assert lines and all(ln.startswith("cases/default.yaml::") for ln in lines)
-    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--collect-only", "-q",
-                            "--expectations", exp)
-    assert any(ln.startswith("cases/mini.yaml::") for ln in res.outlines)
+    res = project.runpytest("--frameworks", "numpy", "--collect-only", "-q", "--expectations", exp)
+    files = {ln.split("::")[0] for ln in res.outlines if "::" in ln}
+    assert files == {"cases/mini.yaml", "suites/deep/mine.yml"}, res.outlines
+    res = project.runpytest("suites/heavy.yaml", "suites/unmarked.yaml", "--frameworks", "numpy",
+                            "--collect-only", "-q", "--expectations", exp)
+    files = {ln.split("::")[0] for ln in res.outlines if "::" in ln}
+    assert files == {"suites/heavy.yaml", "suites/unmarked.yaml"}  # named: collected
+    res = project.runpytest("suites/other-tool.yaml", "--frameworks", "numpy", "--collect-only",
+                            "-q", "--expectations", exp)
+    assert not any("::" in ln for ln in res.outlines)  # no case file, named or not
+
+
+def test_lf_and_ff_rerun_exactly_the_failed_item(project):
+    exp = expectations(project, "[]")
+    first = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--expectations", exp)
+    first.assert_outcomes(passed=2, skipped=2, failed=1)  # bf16: numpy has none; bad=: accepted
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--expectations", exp,
+                            "--lf")
+    res.assert_outcomes(failed=1, deselected=4)
+    res.stdout.fnmatch_lines(["*bad=label-negative*numpy-forward*"])
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--expectations", exp,
+                            "--ff", "-v")
+    ran = [ln for ln in res.outlines if ln.startswith("cases/mini.yaml::") and "%]" in ln]
+    assert "bad=label-negative" in ran[0] and len(ran) == 5, ran
+
+
+def test_xfails_of_case_files_are_summarised_by_reason(project):
+    exp = expectations(project, """
+        - case: "hard-mean-w=none-ii=-100-ax=-1-f64-4x3-only=forward-bad=label-negative"
+          framework: numpy
+          verdict: bad-input-accepted
+          reason: numpy's fancy indexing wraps -1
+          link: https://example.invalid/1
+        """)
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--expectations", exp,
+                            "-ra")
+    res.assert_outcomes(passed=2, skipped=2, xfailed=1)
+    res.stdout.fnmatch_lines(["*xent-parity: 1 expected failures of case files, by reason*",
+                              "    1 x numpy's fancy indexing wraps -1 (https://example.invalid/1)",
+                              "        e.g. cases/mini.yaml::*bad=label-negative*"])
+    res.stdout.no_fnmatch_line("XFAIL cases/mini.yaml::*")
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--expectations", exp,
+                            "-ra", "--parity-xfail-lines")
+    res.stdout.fnmatch_lines(["XFAIL cases/mini.yaml::*bad=label-negative*"])
+
+
+def test_junit_xml_and_k_keep_working(project):
+    exp = expectations(project, "[]")
+    xml = project.path / "out.xml"
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--expectations", exp,
+                            "-k", "f64 and not bad", f"--junitxml={xml}")
+    res.assert_outcomes(passed=2, deselected=3)
+    text = xml.read_text()
+    assert text.count("<testcase ") == 2 and "hard-mean-w=none-ii=-100-ax=-1-f64-4x3" in text
 
 
 def test_a_literal_case_file_runs_as_pytest_items(project):
@@ -163,3 +220,25 @@ def test_a_failure_in_a_case_file_outside_the_rootdir_is_a_plain_failure(project
     res.stdout.fnmatch_lines([f"reproduce: python -m harness explain "
                               f"hard-mean-w=none-ii=-100-ax=-1-f64-4x3 {outside / 'far.yaml'} "
                               "--frameworks numpy --reproducer"])
+
+
+def test_the_plugin_works_from_a_folder_outside_the_repository(tmp_path):
+    """Registered by the package's pytest11 entry point: no conftest, no `cases/` folder, a
+    case file of one's own, and `--frameworks` is a known option."""
+    import subprocess
+    import sys
+
+    (tmp_path / "my_suite.yaml").write_text(textwrap.dedent("""\
+        xent-parity: 1
+        blocks:
+          - cases:
+              - {id: my-logits, data: {logits: [[2.0, -1.0, 0.5], [0.0, 0.0, 9.0]], label: [0, 2]},
+                 dtype: float64, reduction: mean}
+        """))
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "--frameworks", "numpy", "--expectations", str(ROOT / "cases" /
+                                                                           "expectations.yaml")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "2 passed" in res.stdout and "my_suite.yaml" not in res.stderr
+    assert not (tmp_path / "conftest.py").exists()
