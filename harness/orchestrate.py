@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import consistency, findings, render, report
+from harness import consistency, findings, report
 from harness.cases import Case, grid_hash
 from harness.inputs import case_seed
 from harness.runner import AdapterSpec, Engine

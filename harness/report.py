@@ -20,7 +20,7 @@ import numpy as np
 from tabulate import tabulate
 
 from harness import findings, render
-from harness.verdicts import ORDER, Verdict
+from harness.verdicts import Verdict
 
 FORMAT = "xent-parity-results/1"
 

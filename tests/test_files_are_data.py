@@ -69,7 +69,7 @@ def test_a_reproducer_keeps_every_value_of_a_record_inside_its_comments():
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.update(results="nope"), "results: is not of type 'array'"),
+    (lambda d: d.update(results="nope"), "results: 'nope' is not of type 'array'"),
     (lambda d: d["results"][0].update(check="sideways"), "results[0].check"),
     (lambda d: d["grid"].update(shard="1/x"), "grid.shard '1/x' is not K/N"),
     (lambda d: d["timing"].update(started=3), "timing.started"),
