@@ -41,8 +41,9 @@ the CPU and the SIMD dispatch of numpy and of each framework (`environment.cpu`,
 
 Exit status: 0 when nothing regressed (and always after a successful `--update`), 1 when something
 regressed, 2 for usage errors and unreadable or invalid files (the message names the file and what
-is wrong). The gate checks the fields it reads (`check_document`: fast); the whole document
-against `harness/schema/results.schema.json` is `validate_results`, with jsonschema. `--update`
+is wrong). Both checks are jsonschema over `harness/schema/results.schema.json`: the gate checks
+the part of it that it reads (`check_document`, about a second on the default grid); the whole
+document is `validate_results` (seconds). `--update`
 refuses a partial run (`"complete": false`) unless `--force`.
 
 Example output::
@@ -667,15 +668,25 @@ def _update(args) -> int:
 def cmd_gate(args) -> int:
     """Run the gate from parsed arguments; returns the exit status (0 ok, 1 regressions, 2 unusable
     files). Messages about unusable files go to stderr and name the file."""
+    from harness import progress
+
+    # a bar on a terminal only: the gate's log in CI is its report, on stdout
+    bar = progress.Progress(3, "gate", unit="step", quiet=progress.mode() != "bar")
     try:
         if args.update:
+            bar.close()
             return _update(args)
         base, _ = read_document(args.baseline, "baseline")
+        bar.update(1)
         res, _ = read_document(args.results, "results")
+        bar.update(2)
         g = compare_documents(base, res, args.ratio_margin, args.accept_new)
+        bar.update(3)
+        bar.close()
         sys.stdout.write(_render(g, args))
         return 0 if g.ok else 1
     except GateError as e:
+        bar.close()
         print(f"xent-parity gate: {e}", file=sys.stderr)
         return 2
 

@@ -28,6 +28,7 @@ import numpy as np
 from harness import consistency, findings, report
 from harness.cases import Case, grid_hash
 from harness.inputs import case_seed
+from harness.progress import Progress
 from harness.runner import AdapterSpec, Engine
 
 TOP = 200  # results that need a review listed by ID in report.md, each with its reproducer
@@ -243,21 +244,13 @@ def _execute(plan, specs, out, *, device, timeout, batch_size, top, resume, expe
     done = {r["case"] for r in previous}
     todo = [c for c in plan.cases if c.id not in done]
     counts: Counter = Counter(r["verdict"] for r in previous)
-    tty = sys.stderr.isatty() and not quiet
-    last = [0.0]
+    bar = Progress(len(plan.cases), "cases", quiet=quiet, done=len(done))
 
     def say(msg):
-        if not quiet:
-            print(msg, file=sys.stderr, flush=True)
+        bar.write(msg)
 
     def progress(n, total):
-        line = (f"[{n + len(done)}/{len(plan.cases)} cases] "
-                + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-        if tty:
-            print("\r" + line, end="", file=sys.stderr, flush=True)
-        elif not quiet and (time.monotonic() - last[0] > 10 or n == total):
-            say(line)
-            last[0] = time.monotonic()
+        bar.update(n + len(done), " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
 
     if previous:
         say(f"resuming: {len(done)} cases done before, {len(todo)} to run")
@@ -295,15 +288,13 @@ def _execute(plan, specs, out, *, device, timeout, batch_size, top, resume, expe
             complete = True
         except (KeyboardInterrupt, Interrupted):
             held.holding = True
-            if tty:
-                print(file=sys.stderr)
+            bar.close()
             say(f"xent-parity: interrupted after {len({r['case'] for r in records})} of "
                 f"{len(plan.cases)} cases; partial results kept.")
         finally:
             held.holding = True
             ckpt.close(remove=False)
-            if tty and complete:
-                print(file=sys.stderr)
+            bar.close()
         try:
             doc = finalize(plan, records, eng, out, started, complete, top=top,
                            expectations=expectations, resumed=bool(previous),
@@ -314,7 +305,8 @@ def _execute(plan, specs, out, *, device, timeout, batch_size, top, resume, expe
             ckpt.close(remove=True)
             say(f"{len(plan.cases)} cases x {len(eng.running)} frameworks: "
                 + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-            say(f"wrote {out / 'results.json'} and {out / 'report.md'}")
+            say(f"wrote {out / 'results.json'}, {out / 'report.md'} and its reproducers in "
+                f"{out / REPRODUCERS}")
         else:
             say(f"resume with: {argv_hint} --resume")
     finally:
