@@ -261,3 +261,40 @@ def test_report_text_cannot_turn_into_markdown_emphasis():
 
     assert _md_escape("Loss.__call__ casts | *labels*") == (
         "Loss.\\_\\_call\\_\\_ casts \\| \\*labels\\*")
+
+
+def test_exit_status_is_0_ok_1_failed_2_usage_for_every_command(smoke_run, tmp_path):
+    """The documented exit status (README, harness.cli), from the real command line: no
+    traceback in any of them."""
+    _, out = smoke_run
+    results = out / "results.json"
+    worse = json.loads(results.read_text())
+    r = next(r for r in worse["results"] if r["verdict"] == "pass")
+    r.update(verdict="error", detail="raised RuntimeError on valid input: planted")
+    worse_path = tmp_path / "worse.json"
+    worse_path.write_text(json.dumps(worse))
+    grid = tmp_path / "bad.yaml"
+    grid.write_text("xent-parity: 1\nblocks:\n  - grid: {dtype: [float128]}\n")
+    cases = [
+        (["--version"], 0, ""),
+        (["list", "--frameworks", "numpy"], 0, ""),
+        (["compare", "numpy", "numpy@x", "--results", str(results)], 2, "is not in"),
+        (["gate", "--baseline", str(results), "--results", str(results)], 0, ""),
+        (["gate", "--baseline", str(results), "--results", str(worse_path)], 1, ""),
+        (["gate", "--baseline", str(results), "--results", str(tmp_path / "none.json")], 2,
+         "cannot read"),
+        (["list", "--frameworks", "no_such_module_xyz:Adapter"], 1, "cannot load"),
+        (["run", "cases/smoke.yaml", "--frameworks", "numpy", "-k", "(soft", "--out",
+          str(tmp_path / "r")], 2, "missing ')'"),
+        (["run", str(grid), "--frameworks", "numpy", "--out", str(tmp_path / "r")], 2,
+         "bad.yaml:3"),
+        (["run", "cases/smoke.yaml", "--frameworks", "nonexistent", "--out", str(tmp_path / "r")],
+         2, "nonexistent"),
+        (["frobnicate"], 2, "invalid choice"),
+    ]
+    for argv, status, message in cases:
+        res = subprocess.run([sys.executable, "-m", "harness", *argv], capture_output=True,
+                             text=True, timeout=120)
+        assert res.returncode == status, (argv, res.returncode, res.stderr[-2000:])
+        assert "Traceback" not in res.stderr, (argv, res.stderr)
+        assert message in res.stderr + res.stdout, (argv, res.stderr)
