@@ -118,7 +118,10 @@ class Group:
 
     @property
     def worst(self) -> Mapping:
-        return max(self.records, key=lambda r: (departure(r), r["case"], r["check"]))
+        """The record that departs most, among those this cause explains alone when there are
+        any (a result two names explain shows the effect of both)."""
+        alone = [r for r in self.records if (r.get("convention") or "") == self.cause]
+        return max(alone or self.records, key=lambda r: (departure(r), r["case"], r["check"]))
 
     @property
     def link(self) -> str:

@@ -366,6 +366,9 @@ def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
                 old.unlink()
     report.atomic_write(out / "report.md", report.render_markdown(doc, repro, top=top,
                                                                   figures=figures))
+    from harness.html_report import render_html
+
+    report.atomic_write(out / "report.html", render_html(doc, repro, figures))
 
 
 REPRODUCERS = "reproducers"

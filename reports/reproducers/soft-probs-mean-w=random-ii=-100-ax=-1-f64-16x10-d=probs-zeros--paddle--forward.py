@@ -1,53 +1,51 @@
 # xent-parity reproducer: paddle 3.3.1 on cpu, forward
-# case soft-none-w=none-ii=-100-ax=-1-f64-16x10-d=neginf
+# case soft-probs-mean-w=random-ii=-100-ax=-1-f64-16x10-d=probs-zeros
 # API: paddle.nn.functional.cross_entropy
-# verdict: known-defect: matches the known defect softmax-shift-clipped-64+none-keeps-class-axis, not canonical (canonical: shape [16, 1] != expected [16])
+# verdict: known-defect: matches the known defect log-zero-1e20, not canonical (canonical: NaN/inf pattern differs in 1/1 elements at (): got 3.268987262921801e+19, expected inf)
 import base64, zlib
 from pathlib import Path
 import numpy as np
 
 x = np.frombuffer(zlib.decompress(base64.b64decode(
-    "eNplknkw3Gccxp3rqGuDkCISVyPaLBIJgu+SKnGFxhHCUjMkqDOhzhKCnSARZ1WkLaNuTTuYNtN4iSObTTF2s47aLbvO2u5m"
-    "l8XWtZ3pTH6dad5/3pn3eb6f55n5vmxP/0PO0x6kqesrn74lAql/j0ByLd+IfRixhAjLlTW2wYsonKBtJjtKgWrt05e6dGWI"
-    "4ihLWYu055j/R40W0kTxJrJUt/myP4cGZNX4eoNlDjCMcseNTFvRW99F+lMSo3Qa9XpRb3UMjsONV4Zk1ewNyAoJGzI0oWC8"
-    "oYVeehdlBpszSNHVOfhbBP2G5azxPgHmK9jgWskprIGXNOGhmtsW8t08xtfx3QC5Xhe9TTYXm8czrz4IsNgBMsm+S9w1AuhP"
-    "peJsEwkY7L6oveFDx3hbZ71JHJwEBHI5ND/qGuAMqOITaSzELp9stAsUAXBDM1/FUOAX57zwhKJ9KDhqgT/MFUOMuQLNPvEJ"
-    "xuklX1MepopR1GjejLGdEHu/nlwnOOI7glKI8ed/fn4HrXQ/u95RvgwqqSXzpLhdRIx8aFYYMYH1vsdjM9MGhOjTO5W77os0"
-    "lHGkNN7Ttgf0jiVbFWbQkTKsflgqI0Itv+X/kE/+HaxMm+9f1BgDLQvnL2IJAjBXLPJMNRjF8t/eMU50vEh/BW347ak1VI2h"
-    "VR0ilZzdCpezCMd7fLaRUoWEXx5MxeZOPWlXzz3OAYfPBXyHC2PIVWtDrTNnEvQbXGN8NNZAYX2tTHOBj/lny0hLHor7oIzP"
-    "ZFW7bL+THyd9cyTNdB6By93Og0TcwP/1vxwkUx1hPKSXt5pe3zkBjZddvX+iLKN9pvC1UXkL+LwwSNAcYwF+1YnbG72AAkRN"
-    "Unfxa1hOZax7QXuRAPWcWeCevP3fv1Y+7cJs/0B+IHSmU2urSoR2NGp6NuUP3+nXmDwXbZ85DNbnlPsS6ex3dOsogjFkM8C8"
-    "Y6rQwo0Htx2DzF4OL2B7I357wY1KZAE6WdK0Y8ODmIj0b5w+nsJ0HTuZevHMFpiMlKpwhYPo66YcY29/FrBsXq6e2BEg049q"
-    "b/KtpIle6n5B1rIcLF+b8pXtYxEPmX8fK9TSZIIzPiQslPYHqghIaK/fZyK31L0WIk6VGDSF88gSHkCS4ydbprp7QHqsUPfo"
-    "EQvjhATyZt+LkyZW1jcvjssyEK81U3YtWIgkPaoq+g18rKdijR21IqgOZHDei5vnGRBfFXmOkb2OcaJVJLdKFZagpSQw9s0y"
-    "Hz4bckpNkmPAdow2ddHyNfLudvSP1u4HzneaQ1fvD6CO1QLxr7bTyFNm+syVgCGkchCgvt69B7KDDkltOzSgEVd2ssrmMb4r"
-    "PbV4rkNqIPL9qsmgJgkcZRuxn43tI4/+Npy7zyRkXAp3OVW9jsK9/cb2HN/AXnBARG/fDMqRStWR81mHWb60siO9DV1pryUo"
-    "SbgwJ3SIwp2dhQcpzc1ujBb4B5/1Rn0="
+    "eNqFlH0wG2YcxxtiDNU5fTEbju0q7YgTm1Ta+aHrC71Qe9F1t9QdqpYs45rWEi4sLihR6wRRWtKijcqQSErQCTEXTYjE27xt"
+    "lN0q3tJW56Wj2x/r427+2Pe/3+/zfL/3/J7nnmdNw/cdT+VDntEmRhRQB3jVhd+JxxuBQ3jrkLSeA4xxn8dkTSvo1s0/XSPr"
+    "oMeim/JNngR2/CuXmcUDXph+mM+gvQy2VkCOR3aSc1EX4q/ESOa/H+HxAC5efTH9s14KhdoNuzpnJZQ078SkHe6FCXHsghlV"
+    "BffOegrl7nK41lvxk2dMJYSfnLBe14hgx83Yk1V2rdty/yvepql7Z5kadpvWjKzMJjC7nmod/9kY6PxqsAX+SghKOUOgWuog"
+    "/Qu72Pm/ZJAozJq3j1Sg3AXMgMvnxZ3wRCmyMDfJ4ZDVSoN2uhLxaPu5u6SiBnAfbU8XkzSAN+YPH5/uQPw9Xj/FAXMfZsgd"
+    "4bx3GlE/4EQuc8lXC3HNTLqBJkZ9xcjYrx03R7bNxb38Ycm5OAnMVrD5nyzrEN9jkErP4waBPrcqxp6Ron6zSinZt6jflvMs"
+    "vCXDi9UIoUFRq4PaGsT9XqP0PItsgyPJkm8lYypgpwcWzjIHEP8gOMm011QLLDqnfClUBQzng9SXgXdhzhhc2HSsAQhGjvog"
+    "fRhUZh4J3FwZ6Hbpf1COlCN/5Ef3aRorDUwr4gQtdxrgtNlvYaQ7PBC4pk4leVfB3NManuFBM/TtJgXaFZWC08q+/Wk+t5Cf"
+    "cDk6xDdqK2/5ubTak1YAR1uFRB2MAMUBz9Ba9CDudbSvy8Fta/5b3gaqo0MWqttqc8MDpNXgtrwqdOnPh5yJ75vKAoTwhve5"
+    "NoNShNaptYE4Tv09cCVGlKz4zYJ9nfREcWcV4njzPdFa4hiqfWxtrCoqu+D59QWxJV4JG1cUQkVIBeLMYx22uGQ1qmM2hn5c"
+    "bBdB9EzYon9YExCopiFHNxni+QdGWYLQtq1zOGwbJa6/DWcvENUXr01BuN5wqXxOABOrrxML3hZtu28NOXMp++OH4J/oynqU"
+    "YAAm28om00IP7ZWnN7kaOVziYrIfjav+9x290hNnUkFGugjIDOF5VXEp8glMLU6J600Q8aYsyBggA6xONvHi63FYwOI2yqZ6"
+    "gcL9Iw+LqwfGpItAXdMHU4TNAb9T2cgfWrQZr7vSDzRTD5vkLgHel0Ps+JRW+IWyX850erhtf7vET9kh//wHvn03vGuvpoMg"
+    "DeeYIC2FTvrwpARfASl7obs66zEQR7stmyc5MGilzDdSy4EUYWt2JJGH8uQ5fN93//wOYm8Hkr8KUcDfKFvGmg=="
 )), dtype=np.float64).reshape((16, 10)).copy()
 label = np.frombuffer(zlib.decompress(base64.b64decode(
-    "eNplkn08FAYcxhultBBS6YR5T1kTmq7ymEVKzHCtKS6F3sbEPtEbSek4Ccd5yZ2XI3KO4zDnvHTHcdwJkZyVlSm9qDVSpmT7"
-    "Y7t/ev58Ps/v93z/eIwPWhj/mMHF/MkskmMdDwv+0/qmSjeD2Q7cVy719D9xC38WSjRHlSSIupA6kkm5BW23RVcOnC5T5AXk"
-    "DRlju9vBNGrY1eIdC8YaRv3tB2yo+2btX0O9iuaClpxsKheL1LaO7n8/AEfNgv42PQqypnJ/cFrVhHuZuUEOykm47UMwmwwX"
-    "I3JuY348Q6b431PHT3tP5+Ids1OudoSk8H89x1EtZQjxNm6LIHhWBE1JSu8rzYcoJPJzxmMEilzAHpauvISFnzKuKRN1RNj9"
-    "izRKSZqCcT//CfMZPtLWjqyd1ksH3fads6akEX/7jjpW7GqF+PDYZ7EB7UiY+0uFzGyHOGLTtYEl2aiTFK5TVqlFPed44gcz"
-    "Ie723cnNeTag6Dvvr392rN0dYUYeZuUzRQqfujqP42faj9N6UzFhca1orJiMsnE2wFyokrUBuQQ9pyQNVi48WCTKXqsn16JS"
-    "p/d6A4+FlYc2pYnKm5BUdcNm3ywfETxKn8sSHuwLMmvaTArw8d6Vb5MXNsDrKo10gy3BlK02zdi3A0e1Km13uncp+v9XM7HC"
-    "o0qDjajJJVl+QSUg3DJ7lC5oQZqXjlJqcgPqLz7xHXSpUdxJX7iePvtkCEOUfd6EHhHueWy0d9Wvw1hx7BvX0hv4uTjkgIOT"
-    "EEQNXx3xk1Z0m3YtnrAR4G1w9cZ5uRD3Q4cXKz2rApnwWKRGWwGfnXdTdnQ0gXpkrZP7gppP+BxuTlnyUqMw4bNUYEm6DkGe"
-    "9Gi1fRvs9VPuG9x5jPRgaa/9H3TEDDpzt00kg7fq6cOcHRSYJ1Yv/6K+AOdXHlet9JEhS97bGdAohO6rQpLXIR6oHjFySmQ0"
-    "trtfDjV/wEDDlQoWPW4I4RssW7PYV+HHqHV9NliHQMtZc6ODZxDyKDBhmFP8CR9hZrAjkdOD5aPWZPnkbyCGfmQZBcYrcmJt"
-    "LQeT7joYdhFn+BdTECQkfGdo0obaqr3q+/SLMNScqp79uQyR8ZddRqg1COhRq/XvS4V8vXr4svRr8HKJXabE7MSWRePbrDw7"
-    "4W39ICD7JRts4+12PplMXJhxWzhdJ0LG/vVF3QwRfi+c5VB1ujBCuuR5mR+HM0IT3X5VESzsvs4/ZnMSzSbZtIhoioIvKX9z"
-    "nt2FO5DNd3uOr8hDGed5CldLDOve4bBzps0oam4rSTgRD+L34anzGh04ZmnWmqUlgYDmVR55kY5zsoQRlY9iEGK5Hkk3y7Fw"
-    "9dvNJVZcCKNFe3Jb6XCxK5O+PitGGLnl/NYJOoJstud3Gt7GJW2nTlPZv7vQabLX7c9BTBJ7h/c7Lr5Z99y2+g0PUmfb4sLp"
-    "cgWnaciXpODpUuzaG/lmy9NBlDGNNYoqZGhkHVKXWHTBjfWCSWUXgL8gwtuZTwNUJ6MfG3JxTKpXP5wjxibyy8BHp8Lw1Yc0"
-    "laUtSZgKOaw60E2DVe4ce6ivB/8AKE4ung=="
+    "eNoFwQk0FAgABuCdSCzR5Wi3Fj2MI2y7S0PqdyfHGh1oLSK9Bpl2iYiWeqGcMSRyn7lmhsY5xjgHYVzJUE/Ksq7SutoytN+3"
+    "g/HHc+U8HjS3ljis8nb03xla0dZgweSAwyWLHhZ6zM9UvfPrQ9urjuEcViUunZNfEnY/RdwLi4AxwzSMfwnRORmaAetmgfP0"
+    "egtcSSGBsTrBMEy+NlX/5DnMKKeO7fDpgztfK0j8dTc6WGpebkqtEP+lq2lgoxpzHFo2vzYdyw9cxJU1C6Dx4yY7PewpyG+1"
+    "zs/cKUPo6puOUUEbROyOu3yMb0GR92qg49k2yHRLMJIS+ZCkKVM4CgyUjOsrUVwbMaZibcQtoiGLdf1dBbsSXthjGmnOQNBC"
+    "SESJfiHktObdRczu47Mud+CKej7ID92uzz8ehLu8pMFO10JQr5XbrEUJ0CBGenMgKRWhVqfVXWzu4cQFS0cCNwH6uumaS4Qe"
+    "ZLUkfKfOzILaeylN0Y/ROG3nYaT9PhMHbx/1k3BuAJ17kMZI6kScRvGw2HIq0m6w9WSFQ9ihuFNoEeWB7UcUGduheggtpQZ/"
+    "e8lC0FjFduXoc9xYNvfhmHVjwo5/+qYOD4FRi3IlDlUILxTe0MxugRQxmx1ytw7CoYWTGtolGPvwaUZXsR6LHv2Tp1IjsIu4"
+    "P+ZITRv8Q4ZfTDLLofCYFk4y6YXh8O0/tykZeBtbUvGinYUIi4tluWbNuLfMJK7dYiCX7zhdrt2PxnNZToVpTTCaI5VKeVOw"
+    "W1E7cadPDUYMJ2dlt6tBiiUJrNrr4GTsVbwt3QLdlEZzjfEGkG8xF83FHsE0jKUlyY2HQ25L2Fe3SojEZcyaftMEeebmr9Fr"
+    "ndjk2HiGkdrAFmp90iB0QqwoIMBfpg8T80/cu4p7QLRfbezVr0P0vBpd9EMxuqaTT3lu0lCxEu/rl5mD3XKiUvHO+bCvzjy2"
+    "LGjCcemp0qx9HfgovepwcbQWy8tyxMNXGyFWlzv0JluAYCtpzlNmH87/oK60n54KHxHTdPGkfNzXk6vQ2ygGQ9Q0VIUdgeJn"
+    "ZH+CpyX+k/ueMMtzhb1CHmGUwkOU713jW/OlgETZT5O6VYjOlgh1/dYT3XPB+sHRzxB9onJEYZELo9aylTgFPraWIunjSxzk"
+    "WV6cSb3aiy6Vx+TL+1gI/31KRliVB8XM1yuHi5LBeBspW2+ShFeFwYTPm21IvKA6vXWFi73DMxOOStXoDzWwIRa8xMOGsyaC"
+    "fziQ7zKRm5ynIuKvjR2HD0VCnzU46drUipHqWEz7MpGw7fthy5iHdQkegTmnhiO3LyU/uJ+HWEaAn5MwA6V23rULV7Kx1HXG"
+    "wC6nD3+r5q2PqAzhwO6baaTaYmQpkc9S3Frh61m+OqvVjpmf/d23NhJBtc4fsRtpBjHQ9jy1PgFPIrciwiezIWGV8oo3448k"
+    "FSfJTe8y+LiZ7/1XLQrcLg/f0cEREPl865XaYYSkGH+pUWRi4bIi2aqAh4XueKsp+gTsYz7RJ2QLsOXeFEv1YEOPWuR20isF"
+    "zTHKLosKOQgdqLdQHa4Ce6C3huoSA81z2rJf15g4qhP0yJJMR2CIgXbWng4YSFDf6SnmQOq4YJCmFwV62a6XyTfzwDg07WFh"
+    "y8bQta+8/C9jaOtZfy821QmW/qBkkSoN1bZ07hHnAvwPEQ1yaA=="
 )), dtype=np.float64).reshape((16, 10)).copy()
-weight = None
-g = np.array([-0.04576692255662836, -0.538987890806758  , -1.89591398377418   ,  1.094045910100037  ,
-  1.5441266471129536 ,  1.4313106561378812 , -0.46133860021546785,  0.4656474843770648 ,
-  0.4284916634379116 ,  0.3881936506446431 ,  0.33708292518976324,  0.17042848363993074,
- -2.034642901052247  , -0.38066034356955564, -1.191353238893478  ,  0.6100198607248841 ], dtype=np.float64).reshape((16,))
+weight = np.array([1.515377350543072 , 0.6169132663985052, 1.0605326729849265, 1.9354491363238688,
+ 0.9375504887551405, 0.8224500127130658, 1.8198214731956575, 1.5591067757005357,
+ 1.9506347430156834, 1.4086136551544555], dtype=np.float64).reshape((10,))
+g = None
 
 def paddle_setup(device="cpu"):
     """Select the device and pin paddle's numerics (one CPU math thread, no oneDNN, deterministic
@@ -121,7 +119,7 @@ def paddle_cross_entropy(x, label, weight=None, g=None, *, dtype, ignore_index, 
     return (out.astype("float32") if name == "bfloat16" else out).numpy(), name
 
 paddle_setup(device='cpu')
-loss, dtype = paddle_cross_entropy(x, label, weight, g, dtype='float64', ignore_index=-100, reduction='none', soft_label=True, axis=-1, use_softmax=True, label_smoothing=0.0, want_grad=False, call='functional', mode='eager', passed=None, probs_from_logits=False)
+loss, dtype = paddle_cross_entropy(x, label, weight, g, dtype='float64', ignore_index=-100, reduction='mean', soft_label=True, axis=-1, use_softmax=False, label_smoothing=0.0, want_grad=False, call='functional', mode='eager', passed=None, probs_from_logits=False)
 
 def show(got, expected, dtype, what):
     """The framework's value, the expected value and the error at the worst element."""
@@ -156,8 +154,5 @@ def show(got, expected, dtype, what):
     print(f"error there: {e:.3g} abs, {rel:.3g} rel, {e / ulp if ulp else float('inf'):.3g} ULP "
           f"of {dtype}; {far}/{err.size} elements more than 1 ULP away")
 
-expected = np.array([2.8665711891758394,                np.inf, 2.289137812884993 ,                np.inf,
- 2.4092484059535146,                np.inf, 1.8262591191402282,                np.inf,
- 2.311758319031874 ,                np.inf, 1.8976483901619914,                np.inf,
- 3.542045340612735 ,                np.inf, 2.27135582331367  , 2.8076043316100026], dtype=np.float64).reshape((16,))
+expected = np.array(np.inf, dtype=np.float64).reshape(())
 show(loss, expected, 'float64', 'float64 reference, canonical: the documented formula')

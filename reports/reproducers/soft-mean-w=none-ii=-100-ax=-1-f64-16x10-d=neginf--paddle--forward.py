@@ -1,54 +1,48 @@
 # xent-parity reproducer: paddle 3.3.1 on cpu, forward
-# case soft-probs-none-w=random-ii=-100-ax=-1-f64-16x10-d=probs-zeros
+# case soft-mean-w=none-ii=-100-ax=-1-f64-16x10-d=neginf
 # API: paddle.nn.functional.cross_entropy
-# verdict: known-defect: matches the known defect log-zero-1e20+none-keeps-class-axis, not canonical (canonical: shape [16, 1] != expected [16])
+# verdict: known-defect: matches the known defect softmax-shift-clipped-64, not canonical (canonical: NaN/inf pattern differs in 1/1 elements at (): got 8.416393204564496, expected inf)
 import base64, zlib
 from pathlib import Path
 import numpy as np
 
 x = np.frombuffer(zlib.decompress(base64.b64decode(
-    "eNqFkX8w23cYx+WuOlz1aOdH/KpbTbW90Si30vKmrhRrq1yrLb3Oj9ZKyYaiaP2a2+ipW7MhIUz9jNTPlBIkRKLT0ETmGM4W"
-    "1UnbmDKsl6C2P7avP1xvz3+v9/N53s/zeZ6i7/LX1MZ9yFIalcwEtCJfuCTCD4PwCVKwStuG4KawaB4Kp4P6S4C5e00tNP6N"
-    "a04BZle3ibEr7PXlTzglhP5fGPpYlrd1sOE5lvzSzJwBz7c3LCiqh5jKSZJ/0FWPJ0NU9UTnc9zW8F5oXORCsWJo3/Fl9xaf"
-    "fVevePSmtRB60W0dnYa0NnytO/Lq/qF8MI9XfzaoLcT4b0U0f4oAhcqPzHnBXKh9/QIrdSRQri9eKDrXB/3LY8FWZqXIfRvv"
-    "wBGyECNQjE+EZhC+6lqV77Q2g+CPn5kOhy2lgCLLfWNZpsS2E6m8HH4ekX9wwJucry5DumakwV5BJdZG62YTvAewbJ6b2r+3"
-    "FF7MTtXxk8PEe9MMZwgpQwRHhCqmSKRKxJ1XCipiGRgLl4fUNomgq6EZv+QoQmzNYe5BimSz31+Uip3rrfCNc733oaAJk09N"
-    "rM+TRES+6nlWnnUfG9qf06h2XoOELuYOOGp25+DCXOoE/ZaU0NM3mMJTZbwt+/7j9/1WCk8eptMP3l3yF0H/XZ22e3AvNsjU"
-    "+Yenf0J+ws+URjsZ7ioSnZ/JemEYaZ39eHrr3f4vrFerJSkxU/COSJZm9/dg1CZCwImSwXjyYrTDpWaUu0ccS9bqgmhlQdF9"
-    "n4NGCXuDvI+Fb1N6rVwS22DTdFYvqrgTr0trfoRBPS6FvlPdS2RgrTjtWMgMk5iHFB0k0kvgE3xY9emLgYFCyHkKMoU0Avkc"
-    "xa0sUILiP8/Jl2ks0KhWeQFS8Zb/tFyjxSkuDqJAOHvGkt8DN4v4b65ktMCtTxmTS5di93WxaDxaDKellDCfliaivvArdp6s"
-    "6QHBr+Ys54OpXIJtx4+8PKBiE8zw2rHX1rGR4Dt1N1tq1tvQGRgsd/HvgPMpa+7NjF/xve+wHreiG/yYbOejTuUo0jv7hfRx"
-    "L2LfJJhw6QNb5l/Z7liUmTT93jtN62UXH1l7BKPts2c67EeRZtpwXTdTjME043kn2wKirnlUPzxztQTu9HZykFkP9qg9WAli"
-    "6Xt9c4wORaYsdkNi6EraTWvHKnPH0xjOCPxskC61q4F0fzXZpZEFvsmoA6+1nfCZGXdecK1vgP0uA4vT4f3w0C69ESXb3ONR"
-    "tWdX1h0+lAoDDp/JRoG4Xss79BFulfnlMfaUIzCrKoqrJURIM/3EpMPmfKuTy1U7U/+594skge4TNv4GrVjO7g=="
+    "eNplknkw3GcYx1ddaVa2UcfEkS5CEFHVjBDHPCuHRIXsNjqoM0UOJm1iRRwlTVi0JYPIhFDpVAXpEhZZorzqik1YR+y6miyb"
+    "ZRHWD9tlxdFMZ/LrTPb9553nfZ7v9/Oddx7rLG8sWcJGhP8OtjXYVVtBzRehEy16xbtJbZAZ0DOpVi5DMfkG+Ybx8yjE9/U3"
+    "Uo0JfH5IdU60WD6GyEtqCXHtInj3jvtFBBr7DStR7pVv171qKEYNR4/3G38gQ9G2VR6VrRjKEB/rOUffhC2STy5jWY5usTnU"
+    "TIspVD2/r4kxxAJqB9dfNxbDecF0oqkrTwyyMNFq4Gkx/NZ+I/OABR8k4br7xlu64Av774PaugfQ+zn2TFDyHGlbeL45n+QS"
+    "X3cMnmt60spOS0H+scolVv0yaqe26Tw2mAbi9tTrw/UTKKOrYVjZawqJjJOmM0IWUKjNXczWogqym7GlB/MbaC6pyhqcxnFf"
+    "vknU/ai3Pu/zVe17beWWGASDJ/9cXR+atA7dGrRdweeazRoY5CtCpNHyIVm/cA4o3p9w5QFzcDgiIud6zCz886lbZ8e1UmRu"
+    "Wk7VLOgEdxcyiXF1Cb2YYn9XSZEi/Qb2i4fqXDzHOvHRqNxuBvd3IVqlXaMLUcZf0azgHplCvoGHPPLAyVewPtP4q/eUEO/H"
+    "P/FjJo8s4rXw8inGQUI3Xhf2lLPrfxiFpJoalcpaDJ5ljWEi336FPSB6qaU4aUjA+8RlHZY/FynzNz/fxW+EkoMhESPbHqPO"
+    "yCC7jpiXUGQUd8mnQgaRzvkcFTcpdCv9rmz+8yrul22z5xciNgn95sVhwYlrkNTKWcxI6YZWozfJHtmzKDz06Xn/vZtoR9OZ"
+    "/XXqs8gnJbVgsHBWIU/etF7WR5pjEJJ10YmkuabQj+O+JO8IfIqKPbWl1FUMTh3TqigaGkW8+V1nBJRhUBvX+7pvVYDrcksH"
+    "/pTaiiHeI722UVUCB6pNOEMmT/B/2iRop1od5SLrjuZXG5GKvHe3k99erSwdPjKw2yYxTXub20HoiuxzoY5WE7HZu4Lr6Pvl"
+    "G8Q/5mF3bGi/Op2FZHcTpczmFpw3zjvLcw4gtAi/Mh69Yj+CMm9Gavkz7+B6CScqTT16Eg4Ff3nxx+I1SGd9Wxk0MgaU3oUy"
+    "bxspMrQ0unkIBpE7072I5j6B62htLst53B6c48gMvzVir0YRONddMOcwFfYqhn3P5sjwDKQ6hNEJDsuIrXfBTD93AgU2nfxJ"
+    "M1eKHF9Xe1lRVxR0xJxS+YN8MSKlfHZj8XgOzr9NenRbkCgGgVTpzc6ENrBMMLG4b7aFnsXmCJ/ryZAxoZ0nKBlHBUe0+zQM"
+    "ZCje0tVtIXUKihbS12nn/9+Ds44+f5c5LaF/AbaqSGc="
 )), dtype=np.float64).reshape((16, 10)).copy()
 label = np.frombuffer(zlib.decompress(base64.b64decode(
-    "eNoNyns8EwgAB3CjJH1ityRH3ZVYSlih6NSP6yFJc4rz6DqPoq7LUTtaVnlcEp+zm2rMY2zkWWIe81xlu5nnmjxGlNd9dnZx"
-    "F+fSke6+f38XaLZ2x+mt+EJ/f98VQRFyiCVRlWP3wTRrerl3pBBZ6ma96bXFuC3g+3PkXAhOthrt0u8ARfgmciJEgv0XbN/9"
-    "1F6MgXN29PD8dpSTiQbjUU8R+afWaMjEI9h7T9MPzcrhx9ZrMnksws6wdzd9tjVAJB5XtI7xQVwuJvqOVOBqJGUvL7oGKTZL"
-    "jlRVBVaT9ngE19XiaeZfCVXnhainVVpT1DXQ95/gmlkKcIXJ2dRlWIvv/ZfySkkSeOQfU42zONCbV/e6EWQwfPeNlG8gxPWT"
-    "Nmd7fZLQP2PV+eC1DEa0NZa2Wc2orrc37DjRB2aQ5qtwbwbO3+rVX3XtKQyqMtfJWAXYuMQvq35ZjW27IwZeuTDh8fCjp4pd"
-    "iaShl4sZp8UYufRhRxa5HBlhPYka8XXQj9y9Q+SsQIeD34emQAlurfhXORn6CwKbOOxl/xpsbw4MkaSJ8dXC5PrzjgK46E4x"
-    "fHbS4Xk3uX7RpxSfKbmqvG11IIQ27rqQnALGyIGkzU/qcFfWYPt7Gw/TgZupF7+9DwaBfNN5oxCJAbO9GuRcyA+aqR+c4yLa"
-    "e/BGj9Uz8EyfPzSgdmM27ILwsnYvlBvnxSUzJYh1JHWMsWPh9jEk9S2zCF0vyo3cKZ3wfmDha9SdCtPhM9IldRniTBq1WNxS"
-    "RKp9LYYHRvFxVkWd+CcBdgl/O42JWbC2ut+cs7UIMfVHZoZ0GhGevHX7bGs7xGWWhqvbJIhQVdH0ulqwVE34hFPeBl9qbXFm"
-    "RCpEQQuU8HgO4nQ1Hn4nLcC+I5snfGkluCNYyQ3uZEOylkn1mi5FZfpcfJH8Mb7UpNjknuEhVRZnHnOKgwBahulx6nM4kbzq"
-    "TR/lYFAzgHcnsRAMzRvmeuFSODvRw5OOvkCC5W9vTpskg/E8Y4bcmonEUGKdu7INylglc1iZDVeeIlh1uRHDdlEkxuBVHLrn"
-    "/QN/QgkC78auPXwJfFpoU0vyPLTFHqgiKni4/bO4pisgB5bSSxwCgwf64Og0JApwDYwHGsj1MJ+ap7l/fQ+Fljc1X3kVIS1P"
-    "7HM4tgr04B+rDw71QsfzbdPdviB8eO+UpscQwnhKN6pdtxLKELHOYjoLnSGHG5NHm5FtTrKbsxFiXO3VOarVgKCALbJMl/+f"
-    "sYK+4tRFOI6rNrgmNEO+bNaax6yCkYur5zSpH9bVGooO7WvItvD7VLq9AiZdgjD7ZSHmuQVb1X/0YJXDs+hlHRHOFiSoPeP7"
-    "EbPFkJoiYeJzSnuaaNEL4+anI8TuLAQn0vnRTfkYIqBkpbIF3dEiVWdLD+zzScGbNIphrOnHSnN+AkcL3/zpnsdoYbUMucpz"
-    "YB0n104fy8U+D8J1uVsNNvG1XvSdqIW1C3G2Y309Fs0Y+/iEHrQ4T2WXWVUgRl698qhDHt4vvdGmm6cjQjTDzpwshFSqzU11"
-    "fwLm6+x1ty9noZw5rGnfXgsVL/7oTmYX5rzcZveH1KI/e8XBmT08LLgbhT66JUMfWctt0qkXFYUx9ifsi2D1q0O3NEUAFTF3"
-    "w9yGZgyy87PaLiaC7bYmb6oxHVePmfN0bWQIK2UuUzoi8B8ER3QB"
+    "eNplkms01AkYxlvpZA27iu2yynFik6E2bdSmekInRM2M21TrErnsqZDGzBGlVmJDBhNplFsm69KYIQYzI5qhcqcGJaWGrdGN"
+    "XKKk/bL73w89397ze877ez+8ubqnJw6w7mPev0ngXGcsLpbh4UFNpkntDTxiP9k2US/H06OJfpTZJAiTnuiYWTQQfXbHe5rd"
+    "fTEalMcFlGwBtmupdQ7ZXMRdNWd+0N5iuDGvfJtcrkDP2ZT6TFon3Lj9ixjR5fBUGyD9Qs9BkdWJNIl1AYaok9+fqJAgt7My"
+    "0XhQCMoMnTPIPoc7t1Vaw8ebCN8jJ8WoYuQKdtmYpJK9b+P5app708ZBkOeV/u3SzIXe4eF1lS9Kif5/aaz+xvm8hwC8kHUR"
+    "I52FoN902D/Qfwu6xkrHL3NcOGw6+Xp5WSmmFeOzewpbUHboXM+yqzKELc1/eOsyF+y/zikvZV+EddZjWsatVrxKHw+i7hWD"
+    "ZGPg/tKimvBFhKbMmAe0feUf8Do+F9AtxsI4i1DtxfWQx+pdttrSTPScrHwfBDm3wyDBfsqXEwxK9tzOO95poLAWMRUBfDQO"
+    "/Ckam38NJkcqVhn1iBEW6G/acqoVPq7hwyLjEkhjYhke/HpEPdkR7fJDL0a+e7Zwo1YUsd81vDfu8/w2mAv50o4K4Vf3+ZqS"
+    "htCXh77RHENZ4hDBSWbMqdEXWf/P2oGL5lSX8Dj/Qj7pWA0m71a6SX+XI32z+eP9bxuhY1Kyr3NeMEpzdo/F+13APcOMlcJG"
+    "ASTjr3YmqUSwsvRQT2U8QPqZJQv6i4vgxvD6uL2tHHEr3ucdmFQgInjfmqRPDfhjlHZU85AIGz5NWb1zExF+7a6ET3VmPEzK"
+    "rc+nlSXjpbe2n/JwCYS+U7FndsmwQjI9fYpaiNzeivbqiA7Y+rqzu9mm+CLIKm6rT8Fs3PKX9OxCbGvO3CR04WOpnoi8zlYE"
+    "u4Iqvud5Cba8GWEZulTBXxmtdU/9PioqAmqQUokZztKUkBftOLUg0tqxtww7UtPWU1MFxF099i1vTFm3oRp446cfJkLcnlw+"
+    "J7OV4LXxHhJ6ehV8hh1t6LwzyBu6WLvxXR26TR3LqBNXcDfmNFN/Wgiancx4mRMfDaQ1MZn+7fisOdvlfawJRWvLouqUYpTL"
+    "GNfJ8ip8oBo9TaLUItHScEM6WQzezc4Zbu4FwmfL1Q5sFnRDz7PEmXJABos0LiPIQUxwI5XBerKBFO320a9U28XI6Bi8oasu"
+    "weaW8N909AXYXWOWtDU+DidJuhRl8jOsjqhbUpIlhlCDRj7YGIX8gI+Wr72z4ey/V2XUFQuFWIP5NlyKKhZrMpBSDX/1xT4S"
+    "ZgIMbZ8pozTFmHh+0qvbKBKy/rGz9jw5XAxYReY6rfipaXCHX638q38M+TG4jZMnx4arwfg18w7BqbyY0PCtcvhM6mhEql/F"
+    "z66U8bXXKnGko9yyoLkGjS3Dlz6sLIVTgpOUvaoLUwsV5Ed0DpJDfWlh0jqEXQ4feMcrgr6D2khinxT/AGdnJKQ="
 )), dtype=np.float64).reshape((16, 10)).copy()
-weight = np.array([0.9049335100123547, 0.6520184581094371, 0.524926524264954 , 1.5032346272939088,
- 0.6278694233544275, 0.5615512234905988, 0.6918607204958019, 1.7578439426151762,
- 1.6254560089309258, 1.3815860335135193], dtype=np.float64).reshape((10,))
-g = np.array([-0.9358370597968019  ,  0.7273694594128494  , -1.0369606135704834  ,  0.006031764975215101,
- -0.35324239500534027 ,  0.633048201289159   , -0.6904305786204649  , -1.3146849804106937  ,
-  0.5540214762121524  , -0.608487730596134   ,  1.955511884775871   ,  2.3370027144292864  ,
- -0.2318493435830808  ,  0.5050441429996295  ,  0.385370756474216   , -1.6621752666973433  ], dtype=np.float64).reshape((16,))
+weight = None
+g = None
 
 def paddle_setup(device="cpu"):
     """Select the device and pin paddle's numerics (one CPU math thread, no oneDNN, deterministic
@@ -122,7 +116,7 @@ def paddle_cross_entropy(x, label, weight=None, g=None, *, dtype, ignore_index, 
     return (out.astype("float32") if name == "bfloat16" else out).numpy(), name
 
 paddle_setup(device='cpu')
-loss, dtype = paddle_cross_entropy(x, label, weight, g, dtype='float64', ignore_index=-100, reduction='none', soft_label=True, axis=-1, use_softmax=False, label_smoothing=0.0, want_grad=False, call='functional', mode='eager', passed=None, probs_from_logits=False)
+loss, dtype = paddle_cross_entropy(x, label, weight, g, dtype='float64', ignore_index=-100, reduction='mean', soft_label=True, axis=-1, use_softmax=True, label_smoothing=0.0, want_grad=False, call='functional', mode='eager', passed=None, probs_from_logits=False)
 
 def show(got, expected, dtype, what):
     """The framework's value, the expected value and the error at the worst element."""
@@ -157,8 +151,5 @@ def show(got, expected, dtype, what):
     print(f"error there: {e:.3g} abs, {rel:.3g} rel, {e / ulp if ulp else float('inf'):.3g} ULP "
           f"of {dtype}; {far}/{err.size} elements more than 1 ULP away")
 
-expected = np.array([              np.inf,               np.inf,               np.inf,               np.inf,               np.inf,
-               np.inf,               np.inf,               np.inf, 3.238511356121698,               np.inf,
-               np.inf,               np.inf,               np.inf,               np.inf,               np.inf,
-               np.inf], dtype=np.float64).reshape((16,))
+expected = np.array(np.inf, dtype=np.float64).reshape(())
 show(loss, expected, 'float64', 'float64 reference, canonical: the documented formula')
