@@ -4,7 +4,7 @@
     xent-parity run cases/smoke.yaml --frameworks numpy,torch -k "soft and not f16"
     xent-parity list --cases 'hard-*f64*'
     xent-parity explain CASE_ID --frameworks torch
-    xent-parity compare torch paddle         # the porting question, from reports/results.json
+    xent-parity compare A B                  # the porting question, from reports/results.json
     xent-parity run --shard 2/4 --out shard2 && xent-parity merge shard*/results.json --out reports
     xent-parity run --resume                 # after an interruption: continue where it stopped
     xent-parity gate --baseline reports/baseline.json --results reports/results.json
@@ -441,8 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     xp.set_defaults(func=cmd_expectations)
     cp = sub.add_parser("compare", help="one framework against another on a run's results: "
                         "where they differ, by how much, and why")
-    cp.add_argument("a", help="a framework of the results (e.g. torch)")
-    cp.add_argument("b", help="another (e.g. paddle)")
+    cp.add_argument("a", help="a framework (adapter name) in the results")
+    cp.add_argument("b", help="another one")
     cp.add_argument("--results", default="reports/results.json",
                     help="the run to read (default reports/results.json)")
     cp.add_argument("--limit", type=int, default=30,
