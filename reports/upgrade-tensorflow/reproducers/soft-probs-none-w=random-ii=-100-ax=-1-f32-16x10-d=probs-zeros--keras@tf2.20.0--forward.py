@@ -1,0 +1,222 @@
+# xent-parity reproducer: keras 3.15.1 on cpu, forward
+# case soft-probs-none-w=random-ii=-100-ax=-1-f32-16x10-d=probs-zeros
+# API: keras.losses.SparseCategoricalCrossentropy / keras.losses.CategoricalCrossentropy
+# verdict: known-defect: matches the known defect probs-clipped-renormalised, not canonical; also fits probs-renormalised-clipped, probs-clipped (canonical: NaN/inf pattern differs in 16/16 elements at (0,): got 3.7488362789154053, expected inf)
+import base64, zlib
+from pathlib import Path
+import numpy as np
+
+x = np.frombuffer(zlib.decompress(base64.b64decode(
+    "eNrL/StvN1231VZtO4vdwZN7bPMYJ9v8/BNku3j/Z1tGBSNbBiBwSllmV+jraMcABfvPxMLZXqxH7W5NdbJj015kA+Kv6zGx"
+    "e7RFwY6jZYfNIv8Zdrfac2xhakuin9okFz22+XUpz85sVaRNol8tXA4EJmb+tOlP7rTbJO9kk1UiZO+wXAcur/5kpZ24oprt"
+    "0u0zwWK21zLtLCTcbCWN4+yuChTaRrAetnt2o9DGWT7CZrM4l43ppQtwNz5vXGYrfHOB7Uq1Mpu5xjdstXr22OStWGHbtPW8"
+    "bUbqG+vlf/jsr0a52N6NnmHzbVsS2Px3r6xsU+N/2TCgAUee6zYvtiXaNz9shMuxdG60rfkdY3vs3hu75eeP2C4//Apshs/h"
+    "ZNuZLaxwd/y42WWXcLPXdrJGBVgseXcvmM6Z9wGsfkLbbhsjYxvbS9UnbCvi5O2erom0PbdJFx4GWf9b7Apm3rCNMi4F65Pf"
+    "uAXuBoMpT2ydeIrt7O6b2zEfULPTf6toJ9TObCdcoAlWq1k82dab6SXYrGst22zsdyfY2fJW20pPm2znk55ta2Ww2W6OAIPd"
+    "8anNtk+9LcHqpp+abMNUVQTW/0L3iq3W7Exbg8TlttOZLtm6/Oax0d7jZRcpKGCja7AdrObyI367y89X2HYFLLBpTthme+zB"
+    "XNv90TNt7+1Os5MK3WCr8kLEbnFOE9jsOTolYD0AtLnLxg=="
+)), dtype=np.float32).reshape((16, 10)).copy()
+label = np.frombuffer(zlib.decompress(base64.b64decode(
+    "eNoNxXtMDAAcB3CPOr1ORcqjF7Iujstsprvf93dnp1BK2bDVlaUat1tpLGdlHNmFLSOVxCrktdRdHAlT1sZEiwu93NnJDKub"
+    "k10lHJ9/PrIfIaxsz4P2qxPq1APsfckJS9YeeiPpQ+f0IMxIDYDF+BHRVj/ysYl4eHhUVrxRxwMfWnjhVgHfs6+ED/vS96Gt"
+    "9LdtM9mOnUTW7Dt43xfJS/u7cSXEQuWUgHp1KHcsKeH8P1GQBkuQY/WFK/MbGn/J0bAylgMfZLOpZC4JiiRcbuqgxB299Fcf"
+    "zndzYsmQ2YSIBnCx5jp+Z+XCO0XPZUYFP3psxfgajczuKqCBnmb4xIfB0+8oBE8LaYG6Bfk7v+HZk20c8mEEpmeJiNCr2EM1"
+    "iEZtAxI6xcjSCaF3zuQm1U+ckWRQo+86jpyTy8q0IGjPr0Le/tcUll5FrzpXo0JsplpzJeJPG3iTyMiFbo+pSJILnbQFi+o/"
+    "k/ufIRjOruCgF5XQOMtQ1zuVTgmrYWur4lJ7JdQZqQiPrKZyoRJdL6tlIkcZzxxK4sM5Wno+Wc5NYQ4afJ4M3ckC3jYupLjS"
+    "DbxLLOdWxXXsplC2LRdSbngXtF+09MTqTyKPETIphOzVL5Svl5ulV5VbYC0ak0V9nqBzY7VYO8MN9uD/9xgRdVSK+8sEvNeR"
+    "z6obt8hDNR/NJyxQGPzJOK2Z+N0Fbm0XY3SKCmP75sN5w8Ip2Zdx6tEJWVJiDUkuHpEeuS1ksinZFF0FTbseLrMnpgZ24+G8"
+    "T6i5WQrx4VBZa4w7p7smkTxxlpWH6sh+cIIcp6+hIknHwXFyeG0PwFt1BWculuPe8VncF5OGf8SCERU="
+)), dtype=np.float32).reshape((16, 10)).copy()
+weight = np.array([1.4517079591751099, 1.434893012046814 , 1.891229271888733 , 1.555781602859497 ,
+ 0.5171555280685425, 1.5154447555541992, 1.281990885734558 , 1.628373384475708 ,
+ 0.739165186882019 , 0.8828331232070923], dtype=np.float32).reshape((10,))
+g = np.array([-0.9187722206115723,  0.3889439105987549,  0.8339504599571228,  0.7236306667327881,
+ -0.9869925379753113, -1.784541368484497 ,  0.2492344230413437,  0.729844868183136 ,
+ -0.9899278879165649,  0.9884166121482849, -1.7297114133834839,  1.2958781719207764,
+  1.5429706573486328,  0.5890259146690369, -0.861540675163269 , -0.5378631949424744], dtype=np.float32).reshape((16,))
+
+def keras_setup(device="cpu", determinism=True):
+    """Select keras's TensorFlow backend (before keras is imported), pin TensorFlow's numerics and
+    import keras; return the flags set."""
+    import os
+
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    flags = tensorflow_setup(device, determinism)
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(f"keras backend is {keras.backend.backend()!r}, not tensorflow "
+                           "(keras was imported before KERAS_BACKEND was set)")
+    return {**flags, "keras": keras.__version__, "keras_backend": keras.backend.backend(),
+            "keras_epsilon": keras.config.epsilon(), "keras_floatx": keras.config.floatx()}
+
+def tensorflow_setup(device="cpu", determinism=True):
+    """Pin TensorFlow's numerics before any op runs (one intra- and one inter-op thread, op
+    determinism, no TF32) and check the device; return the flags set, "device" the one to use."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ log noise only; errors still raise
+    import tensorflow as tf
+
+    # threading must be set before the first op executes, or TF raises RuntimeError
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    if determinism:
+        tf.config.experimental.enable_op_determinism()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    if device in ("gpu", "cuda"):
+        if not tf.config.list_physical_devices("GPU"):
+            raise RuntimeError("device 'gpu' requested but TensorFlow sees no GPU "
+                               "(tensorflow-cpu has no GPU support)")
+        tf_device = "/GPU:0"
+    else:
+        tf_device = "/CPU:0"
+    tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
+    return {"tensorflow": tf.__version__, "op_determinism": determinism,
+            "tensor_float_32_execution": tf32,
+            "intra_op_parallelism_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_parallelism_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+            "soft_device_placement": tf.config.get_soft_device_placement(),
+            "device": tf_device}
+
+def tf_tensor(a, dtype):
+    """A numpy array as a constant; bfloat16 from its exact float32 carrier."""
+    import tensorflow as tf
+
+    return tf.cast(tf.constant(a), tf.bfloat16) if dtype == "bfloat16" else tf.constant(a)
+
+def tf_run(loss, x, label, weight, g, *, dtype, soft_label, want_grad, device="/CPU:0",
+           mode="eager"):
+    """The arrays as tensors (soft labels and weights in `dtype`, hard labels as given), then
+    `loss(xt, y, w)` as numpy, or its gradient by tf.GradientTape (with the cotangent `g` of an
+    unreduced loss, where given); bfloat16 widened to float32 exactly. Mode "compiled": `loss`
+    through `tf.function(jit_compile=True)` (XLA). Returns (values, dtype name)."""
+    import tensorflow as tf
+
+    if mode == "compiled":
+        loss = tf.function(loss, jit_compile=True)
+    with tf.device(device):
+        xt = tf_tensor(x, dtype)
+        w = None if weight is None else tf_tensor(weight, dtype)
+        y = tf_tensor(label, dtype) if soft_label else tf.constant(label)
+        if want_grad:
+            with tf.GradientTape() as tape:
+                tape.watch(xt)
+                out = loss(xt, y, w)
+            cotangent = None if g is None else tf_tensor(g, dtype)
+            out = tape.gradient(out, xt, output_gradients=cotangent)
+        else:
+            out = loss(xt, y, w)
+        values = (tf.cast(out, tf.float32) if out.dtype == tf.bfloat16 else out).numpy()
+    return values, out.dtype.name
+
+def keras_cross_entropy(x, label, weight=None, g=None, *, dtype, axis, soft_label, from_logits,
+                        reduction, ignore_class, label_smoothing, want_grad, call="functional",
+                        mode="eager", passed=None, probs_from_logits=False, device="/CPU:0"):
+    """keras's categorical (soft labels) or sparse categorical (hard labels) loss: the function
+    (call "functional", reductions as users compose them) or the loss object (call "module"),
+    class weights as the sample weight users pass; the loss or its gradient by tf.GradientTape.
+    The case's arguments reach the API as they are (one it does not take raises there);
+    `passed`: those the case sets (None: all), the rest left to keras's defaults."""
+    import keras
+
+    nd, ax = x.ndim, axis % x.ndim
+    C, e = x.shape[ax], label_smoothing
+    every = passed is None
+    if not (every or "ignore_class" in passed):
+        ignore_class = None
+    kw = {"from_logits": from_logits}
+    if ax != nd - 1 and (every or "axis" in passed):
+        kw["axis"] = axis
+    if e > 0:
+        kw["label_smoothing"] = e  # the sparse loss has none: keras answers
+    if ignore_class is not None:
+        kw["ignore_class"] = ignore_class  # the categorical loss has none: keras answers
+    reduce = every or "reduction" in passed
+    if call == "module":
+        if reduce:
+            kw["reduction"] = reduction
+        if every:
+            kw["dtype"] = dtype
+
+    def sample_weight(y, w):
+        """sum_c w_c q_c of each position (soft or smoothed labels), or w[y] with ignored
+        labels weighing 0 (hard labels); None without weights or ignored labels."""
+        if soft_label:
+            if w is None:
+                return None
+            # the smoothed labels as keras smooths them (towards y_true.shape[-1] classes)
+            q = (y * (1 - e) + e / x.shape[-1]) if e > 0 else y
+            bshape = [C if i == ax else 1 for i in range(nd)]
+            return keras.ops.sum(q * keras.ops.reshape(w, bshape), axis=axis)
+        y_pos = keras.ops.squeeze(y, axis=axis) if y.ndim == nd else y  # labels with the axis
+        if ignore_class is not None:
+            valid = keras.ops.not_equal(y_pos, ignore_class)
+            y_pos = keras.ops.where(valid, y_pos, 0)
+        if w is None:  # the function's ignored positions must leave the composed mean
+            return None if ignore_class is None or call == "module" else valid
+        wy = keras.ops.take(w, y_pos)
+        return wy if ignore_class is None else keras.ops.where(valid, wy, 0)
+
+    def loss(xt, y, w):
+        if probs_from_logits:  # the probabilities as keras's own softmax makes them
+            xt = keras.activations.softmax(xt, axis=axis)
+        sw = sample_weight(y, w)
+        if call == "module":
+            cls = (keras.losses.CategoricalCrossentropy if soft_label
+                   else keras.losses.SparseCategoricalCrossentropy)
+            loss_fn = cls(**kw)
+            return loss_fn(y, xt) if sw is None else loss_fn(y, xt, sample_weight=sw)
+        fn = (keras.losses.categorical_crossentropy if soft_label
+              else keras.losses.sparse_categorical_crossentropy)
+        per_pos = fn(y, xt, **kw)  # per position: the functions have no reduction
+        weighted = per_pos if sw is None else per_pos * keras.ops.cast(sw, per_pos.dtype)
+        if not reduce or reduction is None:
+            return weighted
+        if reduction == "sum":
+            return keras.ops.sum(weighted)
+        if sw is None:
+            return keras.ops.mean(per_pos)
+        return keras.ops.sum(weighted) / keras.ops.sum(keras.ops.cast(sw, per_pos.dtype))
+
+    return tf_run(loss, x, label, weight, g, dtype=dtype, soft_label=soft_label,
+                  want_grad=want_grad, device=device, mode=mode)
+
+keras_setup(device='cpu', determinism=True)
+loss, dtype = keras_cross_entropy(x, label, weight, g, dtype='float32', axis=-1, soft_label=True, label_smoothing=0.0, want_grad=False, device='/CPU:0', mode='eager', from_logits=False, reduction=None, ignore_class=None, call='functional', passed=None, probs_from_logits=False)
+
+def show(got, expected, dtype, what):
+    """The framework's value, the expected value and the error at the worst element."""
+    got = np.asarray(got)
+    print(f"got: dtype {got.dtype}, shape {list(got.shape)}" + (f": {got!r}" if got.size <= 8 else ""))
+    if expected is None:
+        print(f"expected ({what})")
+        return
+    exp = np.asarray(expected, dtype=np.float64)
+    print(f"expected ({what}): shape {list(exp.shape)}" + (f": {exp!r}" if exp.size <= 8 else ""))
+    if got.shape != exp.shape:
+        print("the shapes differ")
+        return
+    if exp.size == 0:
+        print("both empty")
+        return
+    g = got.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.where((g == exp) | (np.isnan(g) & np.isnan(exp)), 0.0, np.abs(g - exp))
+    err[np.isnan(err)] = np.inf  # NaN/inf on one side only
+    i = np.unravel_index(int(np.argmax(err)), err.shape)
+    e, want = float(err[i]), float(exp[i])
+    if dtype == "bfloat16":  # 8 significant bits: the float32 spacing times 2**16
+        ulp = float(np.spacing(np.float32(abs(want)))) * 65536.0
+    else:
+        ulp = float(np.spacing(np.dtype(dtype).type(abs(want))))
+    rel = e / abs(want) if want else float("inf") if e else 0.0
+    where = tuple(int(k) for k in i)
+    print(f"worst element (largest error) {where}: got {float(g[i])!r}, expected {want!r}")
+    ulps = np.abs(exp).astype(np.float32 if dtype == "bfloat16" else dtype)
+    far = int(np.count_nonzero(err > np.spacing(ulps) * (65536.0 if dtype == "bfloat16" else 1)))
+    print(f"error there: {e:.3g} abs, {rel:.3g} rel, {e / ulp if ulp else float('inf'):.3g} ULP "
+          f"of {dtype}; {far}/{err.size} elements more than 1 ULP away")
+
+expected = np.array([np.inf, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf, np.inf], dtype=np.float64).reshape((16,))
+show(loss, expected, 'float32', 'float64 reference, canonical: the documented formula')
