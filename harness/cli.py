@@ -129,6 +129,7 @@ def _expectations(args, grids: list[str]) -> str | None:
 
 def cmd_run(args) -> int:
     from harness import orchestrate
+    from harness.expectations import covers
 
     grids, cases = _load(args)
     if not cases:
@@ -160,7 +161,8 @@ def cmd_run(args) -> int:
         doc, complete = orchestrate.execute(
             plan, specs, Path(args.out), device=args.device, timeout=args.timeout,
             batch_size=args.batch_size, top=args.top, resume=args.resume,
-            expectations=expectations, argv_hint=hint, start_timeout=args.startup_timeout)
+            expectations=expectations, argv_hint=hint, start_timeout=args.startup_timeout,
+            list_unmatched=args.expectations is not None or covers(expectations, grids))
     except ValueError as e:  # a checkpoint from another run
         raise UsageError(str(e)) from None
     if not complete:

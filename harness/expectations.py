@@ -235,3 +235,14 @@ def render(entries: list[dict]) -> str:
     import yaml
 
     return HEADER + yaml.safe_dump(entries, sort_keys=False, width=100, allow_unicode=True)
+
+
+def covers(path: str | None, case_files) -> bool:
+    """Whether the expectations file at `path` is about these case files: it lies in the folder
+    of one of them (as `cases/expectations.yaml` beside `cases/default.yaml`). Only then is an
+    entry that matched nothing worth listing: run on a case file of one's own, the repository's
+    file still explains the known divergences, but its other entries are about other cases."""
+    if not path:
+        return False
+    folder = Path(path).resolve().parent
+    return any(Path(f).resolve().parent == folder for f in case_files)

@@ -217,7 +217,7 @@ class _Deferred:
 def execute(plan: Plan, specs: list[AdapterSpec], out: Path, *, device="cpu", timeout=120.0,
             batch_size=24, top=TOP, resume=False, expectations: str | None = None,
             argv_hint: str = "xent-parity run", quiet=False,
-            start_timeout: float = 180.0) -> tuple[dict, bool]:
+            start_timeout: float = 180.0, list_unmatched: bool = True) -> tuple[dict, bool]:
     """Run the plan and write results.json and report.md; returns (document, complete). The
     output folder is locked for the whole run; an interrupt at any moment (the writing of the
     reports included) leaves valid reports, no worker and no spill directory behind."""
@@ -225,13 +225,13 @@ def execute(plan: Plan, specs: list[AdapterSpec], out: Path, *, device="cpu", ti
     try:
         return _execute(plan, specs, out, device=device, timeout=timeout, batch_size=batch_size,
                         top=top, resume=resume, expectations=expectations, argv_hint=argv_hint,
-                        quiet=quiet, start_timeout=start_timeout)
+                        quiet=quiet, start_timeout=start_timeout, list_unmatched=list_unmatched)
     finally:
         lock.release()
 
 
 def _execute(plan, specs, out, *, device, timeout, batch_size, top, resume, expectations,
-             argv_hint, quiet, start_timeout) -> tuple[dict, bool]:
+             argv_hint, quiet, start_timeout, list_unmatched) -> tuple[dict, bool]:
     started = _now()
     fingerprint = _fingerprint(plan, specs, device)
     previous, prev_events = load_checkpoint(out, fingerprint) if resume else ([], [])
@@ -298,6 +298,7 @@ def _execute(plan, specs, out, *, device, timeout, batch_size, top, resume, expe
         try:
             doc = finalize(plan, records, eng, out, started, complete, top=top,
                            expectations=expectations, resumed=bool(previous),
+                           list_unmatched=list_unmatched,
                            prev_events=prev_events)
         finally:
             eng.close()
@@ -323,14 +324,15 @@ def _execute(plan, specs, out, *, device, timeout, batch_size, top, resume, expe
 
 
 def finalize(plan: Plan, records: list[dict], eng: Engine, out: Path, started: str, complete: bool,
-             *, top=TOP, expectations=None, resumed=False, prev_events=()) -> dict:
+             *, top=TOP, expectations=None, resumed=False, prev_events=(),
+             list_unmatched: bool = True) -> dict:
     t0 = time.perf_counter()
     timing = {"started": started, "finished": _now(), "resumed": resumed,
               "breakdown_s": eng.timing.to_json()}
     inconsistencies = consistency.apply(records)  # before the expectations: verdicts may change
     extra = {"conventions": convention_catalogue(eng.environment()),
              "inconsistencies": inconsistencies,
-             "expectations": apply_expectations(expectations, records)}
+             "expectations": apply_expectations(expectations, records, list_unmatched)}
     if not complete:
         extra["complete"] = False
     doc = report.results_document(records, eng.environment(), plan.grid,
@@ -453,8 +455,10 @@ def _expected(case: Case, data, check: str, r: dict, regenerated: bool):
     return Expected(value=np.asarray(value), verdict=r["verdict"])
 
 
-def apply_expectations(path: str | None, records: list[dict]) -> dict:
-    """Mark each record with the reviewed expectation that covers it; summarise the file."""
+def apply_expectations(path: str | None, records: list[dict], list_unmatched: bool = True) -> dict:
+    """Mark each record with the reviewed expectation that covers it; summarise the file. The
+    entries that matched nothing are listed (for the frameworks that ran) when `list_unmatched`:
+    the file is about the case files run (harness.expectations.covers) or was named."""
     from harness.expectations import load_expectations, match
     from harness.verdicts import SETTLED
 
@@ -472,7 +476,8 @@ def apply_expectations(path: str | None, records: list[dict]) -> dict:
                             "link": e.link, "holds": holds}
     frameworks = {r["framework"] for r in records}
     return {"file": path, "entries": len(exps),
-            "unmatched": [e.describe() for e in exps if not e.matched and e.framework in frameworks],
+            "unmatched": [e.describe() for e in exps if not e.matched and e.framework in frameworks
+                          and list_unmatched],
             "broken": sum(1 for r in records if r.get("expectation", {}).get("holds") is False),
             "unexplained": unexplained}
 
@@ -569,7 +574,10 @@ def merge(paths: list[Path], out: Path, cases: list[Case], top: int = TOP) -> di
         from harness.cli import default_expectations
 
         exp_file = default_expectations(grid.get("files") or [])
-    extra["expectations"] = apply_expectations(exp_file, records)
+    from harness.expectations import covers
+
+    extra["expectations"] = apply_expectations(exp_file, records,
+                                               covers(exp_file, grid.get("files") or []))
     doc = report.results_document(records, env, grid,
                                   [e for d in docs for e in d.get("events", [])], timing, extra)
     write_reports(doc, out, {c.id: c for c in cases}, top)

@@ -57,7 +57,9 @@ def pytest_addoption(parser):
                      "those not installed are skipped with the reason)")
     g.addoption("--parity-timeout", type=_positive_seconds, default=120.0,
                 help="seconds per case per worker (> 0)")
-    g.addoption("--expectations", default=str(EXPECTATIONS), help="reviewed known divergences")
+    g.addoption("--expectations", default=None,
+                help="reviewed known divergences (default: expectations.yaml beside the first case "
+                     "file collected, else the repository's cases/expectations.yaml)")
     g.addoption("--parity-xfail-lines", action="store_true",
                 help="with -ra/-rx, one line per xfail of a case file (default: grouped by reason)")
 
@@ -134,6 +136,8 @@ class _ParitySession:
         self._specs = None
         self.collected = []  # (case, framework, check) of the items that run (after -k)
         self.deselected = 0
+        self.case_files = set()  # the case files collected
+        self.expectations_path = None
 
     def specs(self):
         from harness.adapters import known_adapters
@@ -156,10 +160,19 @@ class _ParitySession:
                  if d["name"] in (names or "").split("+") and d.get("kind") == "defect"]
         return ", ".join(links) or "declared by the adapter"
 
-    def get_expectations(self):
+    def get_expectations(self, case_file: Path | None = None):
+        """The reviewed expectations: --expectations, else the file beside `case_file` (the first
+        collected), else the repository's."""
         if self.expectations is None:
+            path = self.config.getoption("expectations")
+            if path is None:
+                from harness.cli import default_expectations
+
+                path = default_expectations([str(case_file)] if case_file else []) or str(
+                    EXPECTATIONS)
+            self.expectations_path = path
             try:
-                self.expectations = load_expectations(self.config.getoption("expectations"))
+                self.expectations = load_expectations(path)
             except CaseFileError as e:  # a missing or broken file: the run cannot be judged
                 raise pytest.UsageError(f"--expectations: {e}") from None
         return self.expectations
@@ -216,7 +229,8 @@ class CaseFile(pytest.File):
             raise self.CollectError(str(e)) from None
         session = self.config._xent
         try:
-            session.get_expectations()  # a missing expectations file fails here, not per item
+            session.get_expectations(self.path)  # a missing file fails here, not per item
+            session.case_files.add(str(self.path))
         except pytest.UsageError as e:
             raise self.CollectError(str(e)) from None
         for spec in session.specs():
@@ -326,6 +340,13 @@ def pytest_terminal_summary(terminalreporter, config):
     # only what this run could have matched: entries of the selected frameworks; when items were
     # deselected (`-k`, `--deselect`), only those naming an item that ran (an entry that names
     # nothing at all is reported by a full run)
+    from harness.expectations import covers
+
+    # entries about these case files only: the file was named, or lies beside one of them (the
+    # repository's file, used for a case file of one's own, is about other cases)
+    if config.getoption("expectations") is None and not covers(s.expectations_path,
+                                                                s.case_files):
+        return
     selected = {spec.name for spec in s.specs()}
     unmatched = [e for e in s.expectations if not e.matched and e.framework in selected
                  and (not s.deselected or any(e.selects(*key) for key in s.collected))]

@@ -242,3 +242,24 @@ def test_the_plugin_works_from_a_folder_outside_the_repository(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     assert "2 passed" in res.stdout and "my_suite.yaml" not in res.stderr
     assert not (tmp_path / "conftest.py").exists()
+
+
+def test_the_repository_expectations_used_for_ones_own_file_list_no_unmatched_entries(project):
+    """With no --expectations and no expectations.yaml beside the case file, the repository's
+    file explains the known divergences, but its entries are about other cases: none is listed
+    as matching nothing. Named with --expectations, a file's unmatched entries are listed."""
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy")
+    res.stdout.no_fnmatch_line("*expectations that matched no collected result*")
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy", "--expectations",
+                            str(ROOT / "cases" / "expectations.yaml"))
+    res.stdout.fnmatch_lines(["*expectations that matched no collected result*"])
+    (project.path / "cases" / "expectations.yaml").write_text(textwrap.dedent("""
+        - case: "nothing-*"
+          framework: numpy
+          verdict: mismatch
+          reason: beside the case file, so about it
+          link: https://example.invalid/
+        """))
+    res = project.runpytest("cases/mini.yaml", "--frameworks", "numpy")
+    res.stdout.fnmatch_lines(["*expectations that matched no collected result*",
+                              "numpy * nothing-*"])
