@@ -302,7 +302,8 @@ def test_exit_status_is_0_ok_1_failed_2_usage_for_every_command(smoke_run, tmp_p
 
 def test_a_run_of_ones_own_case_file_lists_no_unmatched_repository_entries(tmp_path):
     grid = tmp_path / "mine.yaml"
-    grid.write_text("xent-parity: 1\nblocks:\n  - cases:\n      - {shape: [4, 3], reduction: mean, dtype: float64}\n")
+    grid.write_text("xent-parity: 1\nblocks:\n  - cases:\n"
+                    "      - {shape: [4, 3], reduction: mean, dtype: float64}\n")
     assert main(["run", str(grid), "--frameworks", "numpy", "--out", str(tmp_path / "a")]) == 0
     doc = json.loads((tmp_path / "a" / "results.json").read_text())
     assert doc["expectations"]["entries"] > 0 and doc["expectations"]["unmatched"] == []
