@@ -475,7 +475,9 @@ def apply_expectations(path: str | None, records: list[dict], list_unmatched: bo
         r["expectation"] = {"verdict": e.verdict, "convention": e.convention, "reason": e.reason,
                             "link": e.link, "holds": holds}
     frameworks = {r["framework"] for r in records}
-    return {"file": path, "entries": len(exps),
+    # the path as the report shows it (relative to the current folder where it lies below it),
+    # so that results.json does not carry the checkout's location
+    return {"file": report.shown_path(path) if path else path, "entries": len(exps),
             "unmatched": [e.describe() for e in exps if not e.matched and e.framework in frameworks
                           and list_unmatched],
             "broken": sum(1 for r in records if r.get("expectation", {}).get("holds") is False),

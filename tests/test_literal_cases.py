@@ -1,5 +1,6 @@
 """Literal cases (harness.literal): the user's own arrays, from a .npz file or inline lists."""
 
+from pathlib import Path
 import numpy as np
 import pytest
 
@@ -112,3 +113,20 @@ def test_the_peer_suites_load():
     root = Path(__file__).resolve().parent.parent / "cases" / "peers"
     counts = {p.name: len(load_case_file(p)) for p in sorted(root.glob("*.yaml"))}
     assert counts == {"onnx_backend.yaml": 34, "torch_opinfo.yaml": 252}
+
+
+def test_the_grid_hash_of_a_literal_file_does_not_depend_on_where_the_checkout_lies(tmp_path):
+    """A literal file is identified by its name and digest: the same case files in two folders
+    are the same grid (shards, checkpoints and the gate compare the hash)."""
+    import shutil
+
+    from harness.cases import grid_hash, load_case_file
+
+    src = Path(__file__).resolve().parent.parent / "cases" / "peers"
+    a, b = tmp_path / "a", tmp_path / "elsewhere" / "b"
+    for d in (a, b):
+        shutil.copytree(src, d)
+    ca = load_case_file(a / "onnx_backend.yaml")
+    cb = load_case_file(b / "onnx_backend.yaml")
+    assert ca[0].params["data"]["path"] != cb[0].params["data"]["path"]
+    assert grid_hash(ca) == grid_hash(cb)
