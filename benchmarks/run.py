@@ -36,14 +36,15 @@ if str(ROOT) not in sys.path:
 from benchmarks import lib  # noqa: E402
 
 SECTIONS = ("reference", "overhead", "scale", "shard", "xdist", "large-vocab", "speed", "gate",
-            "profile", "scale-all", "large-vocab-all")
-OPT_IN = ("profile", "scale-all", "large-vocab-all")  # minutes each, or ~20 GiB: only when named
+            "profile", "scale-all", "large-vocab-all", "make-test")
+OPT_IN = ("profile", "scale-all", "large-vocab-all", "make-test")  # minutes each, or ~20 GiB
 DEFAULT = tuple(s for s in SECTIONS if s not in OPT_IN)
-ORDER = ("reference", "overhead", "profile", "scale", "scale-all", "shard", "xdist", "large-vocab",
-         "large-vocab-all", "speed", "gate")  # in RESULTS.md
+ORDER = ("reference", "overhead", "profile", "make-test", "scale", "scale-all", "shard", "xdist",
+         "large-vocab", "large-vocab-all", "speed", "gate")  # in RESULTS.md
 TITLES = {
     "reference": "1. Reference: speed against a bare exp pass, and memory",
     "overhead": "2-3. Harness overhead and wall time: default grid, every adapter",
+    "make-test": "2c. `make test`, whole",
     "profile": "2b. Where the parent spends its time (cProfile)",
     "scale": "3b. Default grid vs a 10x grid",
     "scale-all": "3c. Default grid vs the 10x grid, every adapter",
@@ -95,6 +96,9 @@ def run_section(name: str, args, tmp: Path, log) -> dict:
             groups = groups or list(sec_large_vocab.ALL_GROUPS)
         res = sec_large_vocab.run(quick=q, groups=groups, tmp=tmp, log=log, sizes=sizes)
         return {"result": res, "targets": sec_large_vocab.targets(res, q)}
+    if name == "make-test":
+        res = sec_harness.make_test(log=log)
+        return {"result": res, "targets": sec_harness.make_test_targets(res)}
     if name == "speed":
         lib.wait_for_quiet(quiet=q)
         res = sec_speed.run(quick=q, frameworks=args.frameworks, log=log)
@@ -113,7 +117,8 @@ def render_section(name: str, entry: dict) -> str:
           "scale-all": sec_harness.render_scale,
           "shard": sec_harness.render_shard, "xdist": sec_harness.render_xdist,
           "large-vocab": sec_large_vocab.render, "large-vocab-all": sec_large_vocab.render,
-          "speed": sec_speed.render, "gate": sec_gate.render}[name]
+          "speed": sec_speed.render, "gate": sec_gate.render,
+          "make-test": sec_harness.render_make_test}[name]
     return fn(res)
 
 

@@ -131,18 +131,21 @@ def measure(quick: bool = False, reps: int | None = None, log=print) -> dict:
 def targets(res: dict) -> list[dict]:
     """On process CPU time (robust to other processes on the shared cores); wall beside it.
 
-    The issue's speed target (1.5x a bare np.exp pass) is the float64 forward's; for float32 input
-    and for the gradient it asks for the same figures, reported here without a target. Against
-    np.exp(x, out=buf) (a pass that allocates nothing) the figure is reported beside it."""
+    The speed target (1.5x a bare exp pass) is the float64 forward's against np.exp(x, out=buf), a
+    pass that allocates nothing inside the timed call (the honest denominator); against an
+    allocating np.exp(x) the figure is reported beside it. For float32 input and for the gradient
+    the same figures are reported without a target."""
     out = []
     for dt, d in res["dtypes"].items():
         r = d["cpu_ratios"]
         f64 = dt == "float64"
-        out.append({"name": f"reference forward {dt} / np.exp(x)", "value": r["reference/exp"]["best"],
-                    "target": "<= 1.5" if f64 else "(reported)",
-                    "met": r["reference/exp"]["best"] <= 1.5 if f64 else None})
+        # the honest denominator: a pass that allocates nothing inside the timed call
         out.append({"name": f"reference forward {dt} / np.exp(x, out=buf)",
-                    "value": r["reference/exp_out"]["best"], "target": "(reported)", "met": None})
+                    "value": r["reference/exp_out"]["best"],
+                    "target": "<= 1.5" if f64 else "(reported)",
+                    "met": r["reference/exp_out"]["best"] <= 1.5 if f64 else None})
+        out.append({"name": f"reference forward {dt} / np.exp(x) (allocating)",
+                    "value": r["reference/exp"]["best"], "target": "(reported)", "met": None})
         f = d["memory"]["reference"]["fraction"]
         out.append({"name": f"reference forward {dt}: peak extra memory / input", "value": f,
                     "target": "< 5%", "met": f < 0.05, "pct": True})

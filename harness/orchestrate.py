@@ -349,12 +349,9 @@ def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
     perf_counter time), the seconds spent since then on the document, reproducers and figures are
     recorded as the breakdown's `reporting` (the rendering of report.md and the writes themselves
     come after and are not counted)."""
+    drawing = _FiguresProcess(doc, out / "figures")  # on the other core, while the rest runs
     repro, files = reproducer_files(doc, cases, top, refs)
-    try:
-        figures = report.render_figures(doc, out / "figures")
-    except Exception as e:  # noqa: BLE001 - a figure is never worth losing the report
-        print(f"xent-parity: figures skipped: {type(e).__name__}: {e}", file=sys.stderr)
-        figures = {}
+    figures = drawing.result()
     breakdown = doc.get("timing", {}).get("breakdown_s")
     if reporting_since is not None and isinstance(breakdown, dict):
         breakdown["reporting"] = round(time.perf_counter() - reporting_since, 4)
@@ -374,6 +371,49 @@ def write_reports(doc: dict, out: Path, cases: dict[str, Case], top: int,
 
 
 REPRODUCERS = "reproducers"
+
+
+class _FiguresProcess:
+    """`report.render_figures` in a forked child (matplotlib's import and drawing take seconds of
+    one core while the parent writes the reproducers on the other); `result()` waits for it and
+    gives {title: path}, {} when the child failed (it says why on stderr; a figure is never worth
+    losing the report). Where fork is not available, drawn in this process."""
+
+    def __init__(self, doc: dict, folder: Path):
+        import multiprocessing as mp
+
+        self.doc, self.folder, self.proc = doc, folder, None
+        try:
+            ctx = mp.get_context("fork")
+        except ValueError:
+            return
+        self.queue = ctx.SimpleQueue()
+        self.proc = ctx.Process(target=self._draw, args=(doc, folder, self.queue), daemon=True)
+        self.proc.start()
+
+    @staticmethod
+    def _draw(doc, folder, queue):
+        try:
+            queue.put(report.render_figures(doc, folder))
+        except Exception as e:  # noqa: BLE001
+            print(f"xent-parity: figures skipped: {type(e).__name__}: {e}", file=sys.stderr)
+            queue.put({})
+
+    def result(self) -> dict[str, str]:
+        if self.proc is None:
+            try:
+                return report.render_figures(self.doc, self.folder)
+            except Exception as e:  # noqa: BLE001
+                print(f"xent-parity: figures skipped: {type(e).__name__}: {e}", file=sys.stderr)
+                return {}
+        self.proc.join(timeout=600)  # the answer is a few bytes: the child never blocks on it
+        if self.proc.is_alive():  # stuck (a lock another thread held at the fork): draw here
+            self.proc.kill()
+            self.proc.join()
+            self.proc = None
+            return self.result()
+        out = self.queue.get() if not self.queue.empty() else {}
+        return out if self.proc.exitcode == 0 else {}
 
 
 def reproducer_files(doc: dict, cases: dict[str, Case], top: int, refs: dict | None = None
