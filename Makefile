@@ -23,7 +23,7 @@ report: $(STAMP)
 ## The harness's own tests, then cross-framework parity on the smoke and default grids as pytest
 ## items (known divergences in cases/expectations.yaml are strict xfails).
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto tests
 	$(PY) -m pytest -q -rfE -p no:cacheprovider cases/smoke.yaml cases/default.yaml
 
 ## The framework-upgrade workflow, demonstrated: paddle $(OLD_PADDLE) in its own virtualenv, side

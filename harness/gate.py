@@ -115,10 +115,7 @@ def validate_results(doc: Any) -> list[str]:
     (jsonschema, Draft 2020-12); empty when it is valid. Also checks that each (case, framework,
     check) appears once. Thorough and slow (seconds on the default grid): the gate itself runs
     `check_document`."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(load_schema())
-    found = sorted(validator.iter_errors(doc), key=lambda e: _path_key(e.absolute_path))
+    found = sorted(_full_validator().iter_errors(doc), key=lambda e: _path_key(e.absolute_path))
     errors = [f"{_path(e.absolute_path)}: {_clip(e.message)}" for e in found]
     if not errors:
         errors = _duplicates(doc)
@@ -131,6 +128,14 @@ def validate_results(doc: Any) -> list[str]:
 GATE_RECORD_KEYS = ("case", "framework", "check", "verdict", "convention", "error_behaviour",
                     "detail", "fitting", "max_ratio", "worst_ulp", "bound_ulp", "n_bad", "n",
                     "expectation")
+
+
+@functools.lru_cache(maxsize=1)
+def _full_validator():
+    """The whole results schema's validator, built once (the schema is the package's own)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(load_schema())
 
 
 @functools.lru_cache(maxsize=1)

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 import harness.adapters as adapters_mod
-from harness import report
+from harness import orchestrate, report
 from harness.cases import CaseFileError, load_case_file
 from harness.cli import main
 from harness.expectations import load_expectations
@@ -425,6 +425,8 @@ def test_every_file_of_a_run_is_written_by_an_atomic_writer(tmp_path, monkeypatc
         return real(src, dst, *a, **k)
 
     monkeypatch.setattr(os, "replace", replace)
+    # the figures are drawn here, not in the forked child, so that their writes are seen
+    monkeypatch.setattr(orchestrate._FiguresProcess, "FORK", False)
     assert main(["run", str(grid), "--frameworks", "numpy", "--out", str(out),
                  "--expectations", ""]) == 0
     files = [p.resolve() for p in out.rglob("*") if p.is_file()]
