@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Iterable, Union
 
 __all__ = [
@@ -492,3 +492,60 @@ def resolve_conventions(conventions: ConventionsLike) -> Conventions:
             )
         chosen[convention.field] = convention
     return dataclasses.replace(CANONICAL, **{f: c.value for f, c in chosen.items()})
+
+
+def may_differ(conv: Conventions, *, check: str, reduction: str, soft_label: bool,
+               use_softmax: bool, label_smoothing: float, ignore_index: int, axis: int,
+               shape: tuple, weighted: bool) -> bool:
+    """Whether `conv` can give another loss (`check` "forward") or gradient ("grad") than the
+    canonical rule for a case with these arguments; False only where every field that differs
+    from `CANONICAL` certainly leaves the value as it is (bit for bit), judged from the
+    arguments alone. A field whose effect depends on the data (a shifted logit below the floor,
+    a log of 0, a zero target against an infinite log-probability) may always differ, and so does
+    the float32 computation. The harness skips computing a convention's value where this is
+    False (harness.case_reference), so each condition is the field's own definition above, never
+    a guess."""
+    smoothed = label_smoothing > 0
+    dense = soft_label or smoothed  # a target the loss sums over the classes
+    mean = reduction == "mean"
+    ndim = len(shape)
+    for f in fields(Conventions):
+        value = getattr(conv, f.name)
+        if value == getattr(CANONICAL, f.name):
+            continue
+        name = f.name
+        if name == "soft_weight":
+            matters = weighted and dense
+        elif name in ("mean_counts_ignored", "empty_mean"):
+            matters = mean
+        elif name == "weighted_mean":
+            matters = mean and weighted
+        elif name == "smoothing_weight":
+            matters = smoothed and weighted
+        elif name in ("probs_clip_eps", "probs_renormalise"):
+            matters = not use_softmax
+        elif name == "zero_times_inf":
+            matters = dense  # a hard label is gathered
+        elif name == "softmax_shift_floor":
+            matters = use_softmax
+        elif name == "mean_counts_label_elements":
+            matters = mean and ignore_index >= 0 and dense
+        elif name in ("smoothing_skips_ignore", "smoothing_precision"):
+            matters = smoothed
+        elif name == "smoothing_classes":
+            matters = smoothed and ndim > 0 and axis % ndim != ndim - 1
+        elif name == "none_keeps_class_axis":
+            matters = reduction == "none"
+        elif name == "empty_unreduced":
+            matters = 0 in tuple(shape)
+        elif name == "grad_assumes_normalised_labels":
+            matters = check != "forward" and use_softmax and dense  # the loss is unchanged
+        elif name == "class_axis":
+            matters = ndim == 0 or axis % ndim != (1 if ndim > 1 else 0)
+        elif name == "unreduced":
+            matters = reduction != "none"
+        else:  # log_inf_value, float32_computation, and any field added later
+            matters = True
+        if matters:
+            return True
+    return False
