@@ -18,6 +18,7 @@ each side's departure from it bounds how far apart they are.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -77,14 +78,14 @@ def effect(r: Mapping) -> str:
             f"({render.number(canon.get('max_ratio'))}x bound)")
 
 
+NAMED = ("defect", "convention", "inconsistent")  # sections whose cause is a declared name
+
+
 def causes(r: Mapping) -> list[tuple[str, str]]:
     """(section, root cause) of a record that is neither pass nor unsupported: one per declared
     name that explains it (a result two defects explain counts under each), else one."""
-    section = SECTION_OF.get(r["verdict"], "error")
-    if section in ("defect", "convention", "inconsistent"):
-        names = (r.get("convention") or "?").split("+")
-        return [(section, n) for n in names]
-    return [cause(r)]
+    section, why = cause(r)
+    return [(section, n) for n in why.split("+")] if section in NAMED else [(section, why)]
 
 
 def cause(r: Mapping) -> tuple[str, str]:
@@ -92,7 +93,7 @@ def cause(r: Mapping) -> tuple[str, str]:
     several names explain, their combination."""
     v = r["verdict"]
     section = SECTION_OF.get(v, "error")
-    if section in ("defect", "convention", "inconsistent"):
+    if section in NAMED:
         return section, r.get("convention") or "?"
     if section == "mismatch":
         exp = r.get("expectation")
@@ -116,10 +117,11 @@ class Group:
     cause: str
     records: list = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def worst(self) -> Mapping:
         """The record that departs most, among those this cause explains alone when there are
-        any (a result two names explain shows the effect of both)."""
+        any (a result two names explain shows the effect of both). Read once the group is
+        complete (`groups`)."""
         alone = [r for r in self.records if (r.get("convention") or "") == self.cause]
         return max(alone or self.records, key=lambda r: (departure(r), r["case"], r["check"]))
 

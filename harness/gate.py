@@ -66,7 +66,6 @@ Example output::
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import json
 import math
@@ -77,6 +76,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import render
+from harness.render import clip
 from harness.verdicts import FAILURE_MODES, RANK, SETTLED, rank, same_outcome
 
 DEFAULT_RESULTS = "reports/results.json"
@@ -116,7 +116,7 @@ def validate_results(doc: Any) -> list[str]:
     check) appears once. Thorough and slow (seconds on the default grid): the gate itself runs
     `check_document`."""
     found = sorted(_full_validator().iter_errors(doc), key=lambda e: _path_key(e.absolute_path))
-    errors = [f"{_path(e.absolute_path)}: {_clip(e.message)}" for e in found]
+    errors = [f"{_path(e.absolute_path)}: {clip(e.message)}" for e in found]
     if not errors:
         errors = _duplicates(doc)
     return errors
@@ -146,7 +146,7 @@ def _gate_validator():
     a framework entry keeps its version or the reason it did not run."""
     import jsonschema
 
-    schema = copy.deepcopy(load_schema())
+    schema = load_schema()  # a fresh document, parsed now: changed in place
     defs = schema["$defs"]
     rec = defs["record"]
     rec["properties"] = {k: v for k, v in rec["properties"].items() if k in GATE_RECORD_KEYS}
@@ -171,7 +171,7 @@ def check_document(doc: Any, limit: int = 50) -> list[str]:
     can use it. At most `limit` problems; then each (case, framework, check) must appear once."""
     errors = []
     for e in _gate_validator().iter_errors(doc):
-        errors.append((_path_key(e.absolute_path), f"{_path(e.absolute_path)}: {_clip(e.message)}"))
+        errors.append((_path_key(e.absolute_path), f"{_path(e.absolute_path)}: {clip(e.message)}"))
         if len(errors) >= limit:
             break
     if errors:
@@ -201,11 +201,6 @@ def _path(path) -> str:
     for p in path:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out or "(document)"
-
-
-def _clip(s: str, n: int = 200) -> str:
-    s = " ".join(str(s).split())
-    return s if len(s) <= n else s[:n - 3] + "..."
 
 
 # --------------------------------------------------------------------------------------------------
@@ -288,7 +283,7 @@ def _figures(old: dict | None, new: dict) -> str:
     """The numbers behind a change (harness.render.figures), or the detail where there are none."""
     text = render.figures(new, old)
     if not text and new["verdict"] in _DETAILED and new.get("detail"):
-        text = _clip(new["detail"], 120)
+        text = clip(new["detail"], 120)
     return "; " + text if text else ""
 
 
@@ -358,7 +353,7 @@ def _reviewed(r: dict) -> bool:
 def _dispatch_notes(label: str, old, new) -> list[str]:
     """What differs between two dispatch descriptions (flat dicts of strings or lists)."""
     if old == new or not isinstance(old, dict) or not isinstance(new, dict):
-        return [] if old == new else [f"{label} {_clip(str(old), 80)} -> {_clip(str(new), 80)}"]
+        return [] if old == new else [f"{label} {clip(str(old), 80)} -> {clip(str(new), 80)}"]
     out = []
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k), new.get(k)
@@ -370,7 +365,7 @@ def _dispatch_notes(label: str, old, new) -> list[str]:
                                            "+" + " +".join(came) if came else ""]))
             out.append(f"{label} {k}: {what or 'reordered'}")
         else:
-            out.append(f"{label} {k}: {_clip(str(a), 60)} -> {_clip(str(b), 60)}")
+            out.append(f"{label} {k}: {clip(str(a), 60)} -> {clip(str(b), 60)}")
     return out
 
 
@@ -392,7 +387,7 @@ def _environment_notes(base: dict, res: dict) -> list[str]:
     for name in sorted(set(fb) | set(fr)):
         b, r = fb.get(name), fr.get(name)
         if b is None:
-            now = r["version"] if _available(r) else f"unavailable ({_clip(r['unavailable'], 100)})"
+            now = r["version"] if _available(r) else f"unavailable ({clip(r['unavailable'], 100)})"
             notes.append(f"{name}: not in the baseline; now {now}")
         elif r is None:
             notes.append(f"{name} {b.get('version', 'unavailable')} -> not run")
@@ -406,7 +401,7 @@ def _environment_notes(base: dict, res: dict) -> list[str]:
             if "dispatch" in b or "dispatch" in r:
                 notes += _dispatch_notes(f"{name} dispatch", b.get("dispatch"), r.get("dispatch"))
         elif _available(b):
-            notes.append(f"{name} {b['version']} -> unavailable ({_clip(r['unavailable'], 100)})")
+            notes.append(f"{name} {b['version']} -> unavailable ({clip(r['unavailable'], 100)})")
         elif _available(r):
             notes.append(f"{name} unavailable -> {r['version']}")
         else:
@@ -462,7 +457,7 @@ def compare_documents(base: dict, res: dict, ratio_margin: float = DEFAULT_RATIO
     gone = {f for f in fr if _available(fb.get(f)) and not _available(fr[f])}
     for fw in sorted(set(unchecked) | gone):
         n = unchecked.get(fw, 0)
-        why = (f"unavailable now ({_clip(fr[fw]['unavailable'], 120)})" if fw in fr
+        why = (f"unavailable now ({clip(fr[fw]['unavailable'], 120)})" if fw in fr
                else "not in the results (not run)")
         out.regressions.append(Change(fw, "", "", f"{why}; {n} baseline record{'s' * (n != 1)} "
                                       f"not checked", order=100))

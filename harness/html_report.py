@@ -8,9 +8,8 @@ network and no server (open it from the folder it was written to).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-
 from harness import findings, report
+from harness.render import clip
 
 
 def _environment():
@@ -35,10 +34,7 @@ def render_html(doc: dict, reproducers: "report.Reproducers | None" = None,
     repro = reproducers or report.Reproducers()
     env, grid, recs = doc["environment"], doc["grid"], doc["results"]
     fws = env.get("frameworks", {})
-    counts: dict = defaultdict(Counter)
-    for r in recs:
-        counts[r["framework"]][r["verdict"]] += 1
-    shown = [(v, t) for v, t in report.VERDICT_COLUMNS if any(c[v] for c in counts.values())]
+    counts, shown = report.verdict_counts(recs)
     bad = {"mismatch", "error", "crash", "timeout", "bad-input-accepted", "inconsistent"}
     verdict_rows = [{"framework": fw, "version": fws.get(fw, {}).get("version", "?"),
                      "total": sum(counts[fw].values()),
@@ -52,19 +48,15 @@ def render_html(doc: dict, reproducers: "report.Reproducers | None" = None,
         key = (r["case"], r["framework"], r["check"])
         return repro.files.get(key), repro.why_not.get(key, "")
 
-    groups = []
+    groups, found = [], findings.groups(recs)
     for section, title in findings.SECTIONS:
-        for g in findings.groups(recs)[section]:
+        for g in found[section]:
             w = g.worst
             name, why = script(w)
             groups.append({"section": title, "framework": g.framework, "cause": g.cause,
                            "n": len(g.records), "case": w["case"], "check": w["check"],
                            "effect": findings.effect(w), "script": name, "why_not": why})
-    matrix: dict = defaultdict(lambda: defaultdict(Counter))
-    for r in recs:
-        for f in report.features(r["params"], r["check"]):
-            matrix[r["framework"]][f][r["verdict"]] += 1
-    cols = [f for f in report.FEATURES if any(matrix[fw][f] for fw in matrix)]
+    matrix, cols = report.feature_matrix(recs)
     rows = []
     for fw in sorted(matrix):
         cells = []
@@ -80,7 +72,7 @@ def render_html(doc: dict, reproducers: "report.Reproducers | None" = None,
     for r in findings.needs_review(recs):
         name, _ = script(r)
         review.append({"framework": r["framework"], "check": r["check"], "case": r["case"],
-                       "verdict": r["verdict"], "detail": report._clip(r.get("detail", ""), 300),
+                       "verdict": r["verdict"], "detail": clip(r.get("detail", ""), 300),
                        "script": name})
     page = _environment().get_template("report.html.j2")
     return page.render(

@@ -431,6 +431,7 @@ def reproducer_files(doc: dict, cases: dict[str, Case], top: int, refs: dict | N
     the ones the user named) or from the registry; a framework name read from a document (a
     merged shard) is looked up, never imported."""
     from harness.adapters import registered
+    from harness.case_reference import CaseReference
     from harness.inputs import case_params, generate_inputs
     from harness.reproducer import file_stem, regenerates, reproducer_files as files_of
 
@@ -457,19 +458,19 @@ def reproducer_files(doc: dict, cases: dict[str, Case], top: int, refs: dict | N
         if case_id not in cases:
             repro.why_not[key] = "the case is not in the grid's case files"
             continue
-        params = cases[case_id].params
-        if case_id not in data_of:
-            data_of.clear()  # one case's arrays at a time
-            data_of[case_id] = (case_params if regenerates(params) else generate_inputs)(
-                params, case_id)
-        data = data_of[case_id]
+        case = cases[case_id]
+        if case_id not in data_of:  # the keys are sorted: a case's results come together
+            data_of.clear()  # one case's arrays (and reference) at a time
+            large = regenerates(case.params)
+            data = (case_params if large else generate_inputs)(case.params, case_id)
+            data_of[case_id] = (data, None if large else CaseReference(case, data))
+        data, ref_values = data_of[case_id]
         stem = file_stem(case_id, framework, check)
         try:
             script, blob = files_of(
                 case_id, data, ref, check, r["version"], r["device"],
-                f"verdict: {r['verdict']}: {r['detail']}", case_params=params,
-                expected=_expected(cases[case_id], data, check, r, regenerates(params)),
-                sidecar=f"{stem}.npz")
+                f"verdict: {r['verdict']}: {r['detail']}", case_params=case.params,
+                expected=_expected(ref_values, check, r["verdict"]), sidecar=f"{stem}.npz")
         except NotImplementedError:
             repro.why_not[key] = (f"the {framework} adapter declares no program to render "
                                   "(Adapter.program), so there is no script to give")
@@ -481,22 +482,23 @@ def reproducer_files(doc: dict, cases: dict[str, Case], top: int, refs: dict | N
     return repro, files
 
 
-def _expected(case: Case, data, check: str, r: dict, regenerated: bool):
-    """What a reproducer prints as expected: the canonical float64 reference of the check."""
-    from harness.case_reference import CaseReference, StreamedGrad
+def _expected(ref_values, check: str, verdict: str):
+    """What a reproducer prints as expected: the canonical float64 reference of the check, from
+    the case's CaseReference (None: a case too large to carry it)."""
+    from harness.case_reference import StreamedGrad
     from harness.reproducer import Expected
 
-    if regenerated:
+    if ref_values is None:
         return Expected(missing="the case is too large to carry its expected value; "
-                                "`xent-parity explain` compares it", verdict=r["verdict"])
+                                "`xent-parity explain` compares it", verdict=verdict)
     try:
-        value = CaseReference(case, data).value(check)
+        value = ref_values.value(check)
     except Exception as e:  # noqa: BLE001 - the canonical answer is an error
-        return Expected(raises=f"{type(e).__name__}: {e}", verdict=r["verdict"])
+        return Expected(raises=f"{type(e).__name__}: {e}", verdict=verdict)
     if isinstance(value, StreamedGrad):
         return Expected(missing="the gradient is computed block by block; `xent-parity explain` "
-                                "compares it", verdict=r["verdict"])
-    return Expected(value=np.asarray(value), verdict=r["verdict"])
+                                "compares it", verdict=verdict)
+    return Expected(value=np.asarray(value), verdict=verdict)
 
 
 def apply_expectations(path: str | None, records: list[dict], list_unmatched: bool = True) -> dict:
@@ -522,8 +524,8 @@ def apply_expectations(path: str | None, records: list[dict], list_unmatched: bo
     # the path as the report shows it (relative to the current folder where it lies below it),
     # so that results.json does not carry the checkout's location
     return {"file": report.shown_path(path) if path else path, "entries": len(exps),
-            "unmatched": [e.describe() for e in exps if not e.matched and e.framework in frameworks
-                          and list_unmatched],
+            "unmatched": [e.describe() for e in exps if not e.matched
+                          and e.framework in frameworks] if list_unmatched else [],
             "broken": sum(1 for r in records if r.get("expectation", {}).get("holds") is False),
             "unexplained": unexplained}
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cases import CaseFileError, load_case_file
+from harness.cases import COLLECT, MARKER, CaseFileError, load_case_file
 from harness.expectations import load_expectations, match
 from harness.verdicts import DIVERGENT, KNOWN_DEFECT, PASS, UNSUPPORTED
 
@@ -81,47 +81,46 @@ def pytest_unconfigure(config):
         s.close()
 
 
-_MARKER = re.compile(rb"^xent-parity[ \t]*:", re.M)
-_WHEN_NAMED = re.compile(rb"^collect[ \t]*:[ \t]*[\"']?when-named", re.M)
-_HEAD = 1 << 16  # the marker is a top-level key: looked for in the file's first 64 KiB
+# the case-file marker and `collect: when-named`, as harness.cases defines them; looked for in
+# the file's first 64 KiB (top-level keys), as bytes, never parsed here: a YAML file of another
+# tool is left alone
+_MARKER = re.compile(rb"^" + re.escape(MARKER.encode()) + rb"[ \t]*:", re.M)
+_WHEN_NAMED = re.compile(rb"^collect[ \t]*:[ \t]*[\"']?" + re.escape(COLLECT[1].encode()), re.M)
+_BLOCKS = re.compile(rb"^blocks[ \t]*:", re.M)
+_HEAD = 1 << 16
 
 
-def case_file_kind(path: Path) -> str | None:
-    """'always' or 'when-named' for a YAML file that carries the case-file marker, None for any
-    other file (read as bytes, never parsed here: a YAML file of another tool is left alone)."""
+def _head(path: Path) -> bytes | None:
+    """The first bytes of a YAML file, None for any other file or one that cannot be read."""
     if path.suffix not in (".yaml", ".yml"):
         return None
     try:
         with open(path, "rb") as f:
-            head = f.read(_HEAD)
+            return f.read(_HEAD)
     except OSError:
         return None
-    if not _MARKER.search(head):
+
+
+def case_file_kind(path: Path, head: bytes | None = None) -> str | None:
+    """'always' or 'when-named' for a YAML file that carries the case-file marker, None for any
+    other file."""
+    head = _head(path) if head is None else head
+    if not head or not _MARKER.search(head):
         return None
     return "when-named" if _WHEN_NAMED.search(head) else "always"
-
-
-_BLOCKS = re.compile(rb"^blocks[ \t]*:", re.M)
 
 
 def pytest_collect_file(file_path: Path, parent):
     """A case file (`case_file_kind`); a `when-named` one, or a YAML file with top-level
     `blocks:` but no marker, only when named on the command line."""
-    kind = case_file_kind(file_path)
-    if kind == "always":
-        return CaseFile.from_parent(parent, path=file_path)
-    if file_path.suffix not in (".yaml", ".yml"):
+    head = _head(file_path)
+    if head is None:
         return None
-    named = any(Path(str(a).split("::")[0]).resolve() == file_path.resolve()
-                for a in parent.config.args)
-    if not named:
-        return None
-    if kind is None:
-        try:
-            with open(file_path, "rb") as f:
-                if not _BLOCKS.search(f.read(_HEAD)):
-                    return None
-        except OSError:
+    kind = case_file_kind(file_path, head)
+    if kind != "always":
+        named = any(Path(str(a).split("::")[0]).resolve() == file_path.resolve()
+                    for a in parent.config.args)
+        if not named or (kind is None and not _BLOCKS.search(head)):
             return None
     return CaseFile.from_parent(parent, path=file_path)
 
@@ -362,9 +361,12 @@ def _summarise_xfails(tr, config):
     short summary (its own hook yields to the others first)."""
     if "x" not in getattr(tr, "reportchars", "") or config.getoption("parity_xfail_lines"):
         return
-    mine, others = defaultdict(list), []
+    mine, others, kinds = defaultdict(list), [], {}
     for rep in tr.stats.get("xfailed", []):
-        if "::" in rep.nodeid and case_file_kind(Path(str(config.rootpath / rep.nodeid.split("::")[0]))):
+        file = rep.nodeid.split("::")[0] if "::" in rep.nodeid else None
+        if file is not None and file not in kinds:  # each file read once, not once per item
+            kinds[file] = case_file_kind(config.rootpath / file)
+        if file is not None and kinds[file]:
             mine[getattr(rep, "wasxfail", "")].append(rep.nodeid)
         else:
             others.append(rep)

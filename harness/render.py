@@ -15,6 +15,13 @@ from typing import Any, Iterable, Mapping
 
 
 
+def clip(s, n: int = 200) -> str:
+    """`s` on one line (runs of white space as one space), at most `n` characters ('...' ends
+    what was cut)."""
+    s = " ".join(str(s).split())
+    return s if len(s) <= n else s[:n - 3] + "..."
+
+
 def optional(v) -> float | None:
     """A figure as a float (a results.json string 'inf' too), or None where there is none."""
     if isinstance(v, bool) or v is None:

@@ -20,6 +20,7 @@ import numpy as np
 from tabulate import tabulate
 
 from harness import findings, render
+from harness.render import clip
 from harness.verdicts import Verdict
 
 FORMAT = "xent-parity-results/1"
@@ -210,10 +211,7 @@ def render_markdown(doc: dict, reproducers: Reproducers | None = None, top: int 
         why = ", ".join(f"{n} ({_md_escape(fws[n]['unavailable'])})" for n in not_run)
         out.append(f"Not run: {why}.")
     out.append("")
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for r in recs:
-        counts[r["framework"]][r["verdict"]] += 1
-    shown = [(v, title) for v, title in VERDICT_COLUMNS if any(c[v] for c in counts.values())]
+    counts, shown = verdict_counts(recs)
     rows = [[fw, fws.get(fw, {}).get("version", "?"), sum(counts[fw].values()),
              *[counts[fw][v] or "·" for v, _ in shown]] for fw in sorted(counts)]
     total = Counter()
@@ -288,7 +286,7 @@ def render_markdown(doc: dict, reproducers: Reproducers | None = None, top: int 
             e = r.get("expectation")
             known = (f"[known]({e['link']})" if e.get("holds") else "**changed**") if e else ""
             rows.append([r["framework"], r["check"], f"`{r['case']}`", r["verdict"],
-                         _md_escape(_clip(r.get("detail", ""), 160)), known, repro.cell(r)])
+                         _md_escape(clip(r.get("detail", ""), 160)), known, repro.cell(r)])
         out += table(["framework", "check", "case", "verdict", "detail", "reviewed",
                       "reproducer"], rows)
         if len(review) > top:
@@ -354,29 +352,26 @@ def _anchor(title: str) -> str:
     return "-".join("".join(ch for ch in title.lower() if ch.isalnum() or ch == " ").split())
 
 
-def _clip(s: str, n: int) -> str:
-    s = " ".join(str(s).split())
-    return s if len(s) <= n else s[:n - 3] + "..."
-
-
 def _cause_cell(g) -> str:
-    if g.section in ("defect", "convention", "inconsistent"):
+    if g.section in findings.NAMED:
         return " + ".join(f"`{n}`" for n in g.cause.split("+"))
-    return _md_escape(_clip(g.cause, 140))
+    return _md_escape(clip(g.cause, 140))
 
 
 def _links(doc, g) -> str:
     """The evidence of a group: each declared name's upstream issue (or its evidence), or the
     reviewed expectation's link."""
-    if g.section in ("defect", "convention", "inconsistent"):
+    if g.section in findings.NAMED:
         info = doc["environment"].get("frameworks", {}).get(g.framework, {})
         decl = {d["name"]: d for d in info.get("conventions") or []}
         links = []
         for name in g.cause.split("+"):
             d = decl.get(name, {})
-            url = d.get("upstream") or d.get("link")
-            if url:
-                links.append(f"[{'upstream' if d.get('upstream') else 'docs' if d.get('kind') != 'defect' else 'evidence'}]({url})")
+            if d.get("upstream"):
+                links.append(f"[upstream]({d['upstream']})")
+            elif d.get("link"):
+                what = "evidence" if d.get("kind") == "defect" else "docs"
+                links.append(f"[{what}]({d['link']})")
         return ", ".join(links)
     return f"[link]({g.link})" if g.link else ""
 
@@ -414,12 +409,28 @@ def pairwise_section(recs, frameworks: list[str], causes: int = 3) -> list[str]:
     return out
 
 
-def _matrix_section(recs) -> list[str]:
+def verdict_counts(recs) -> tuple[dict[str, Counter], list[tuple[str, str]]]:
+    """framework -> verdict counts, and the (verdict, column title) of VERDICT_COLUMNS that
+    some framework has (the report's and the page's verdict tables)."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for r in recs:
+        counts[r["framework"]][r["verdict"]] += 1
+    shown = [(v, title) for v, title in VERDICT_COLUMNS if any(c[v] for c in counts.values())]
+    return counts, shown
+
+
+def feature_matrix(recs) -> tuple[dict[str, dict[str, Counter]], list[str]]:
+    """framework -> feature -> verdict counts of the results touching it (`features`), and the
+    features some framework has (the report's and the page's conformance matrix)."""
     matrix: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
     for r in recs:
         for f in features(r["params"], r["check"]):
             matrix[r["framework"]][f][r["verdict"]] += 1
-    cols = [f for f in FEATURES if any(matrix[fw][f] for fw in matrix)]
+    return matrix, [f for f in FEATURES if any(matrix[fw][f] for fw in matrix)]
+
+
+def _matrix_section(recs) -> list[str]:
+    matrix, cols = feature_matrix(recs)
     out = ["## Conformance by feature", "",
            "Each cell counts the results touching that feature: ✓ pass, d divergent (a named "
            "convention), k known defect, i inconsistent, m mismatch, b bad input accepted, "
@@ -524,7 +535,7 @@ def declarations_table(doc) -> list[str]:
             res = "none"
         says = d.get("quote") or d.get("contradicts") or ""
         rows.append([fw, f"`{d['name']}`", d.get("kind", "convention"),
-                     _md_escape(_clip(says, 400)), links, _md_escape(res)])
+                     _md_escape(clip(says, 400)), links, _md_escape(res)])
     out += table(["framework", "name", "kind", "what states or shows it", "links",
                   "results on this grid"], rows)
     return out
@@ -587,7 +598,7 @@ def _conventions_section(doc) -> list[str]:
     for name in names:
         info = catalogue.get(name, {})
         if info:
-            what = (f"{_md_escape(_clip(info.get('summary', ''), 300))} This name: "
+            what = (f"{_md_escape(clip(info.get('summary', ''), 300))} This name: "
                     f"`{info.get('formula', '')}`; canonical: `{info.get('canonical_formula', '')}`")
         else:
             what = ("declared by an adapter; the reference does not implement it yet, so results "
