@@ -162,7 +162,25 @@ def _gate_validator():
                                                                    "results")]
     schema["properties"] = {k: v for k, v in schema["properties"].items()
                             if k in ("format", "grid", "environment", "results", "complete")}
+    defs["record"] = _inline_refs(rec, defs)  # checked 10000 times a document: no $ref lookups
     return jsonschema.Draft202012Validator(schema)
+
+
+def _inline_refs(node, defs: dict):
+    """`node` with each `{"$ref": "#/$defs/NAME", ...}` replaced by that definition (merged with
+    the keywords beside the reference): the same schema, without a reference lookup per value."""
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = defs[ref[len("#/$defs/"):]]
+        beside = {k: v for k, v in node.items() if k != "$ref"}
+        if set(beside) & set(target) - {"description"}:  # both constrain: both must hold
+            return _inline_refs({"allOf": [target, beside]}, defs)
+        return _inline_refs({**target, **beside}, defs)
+    return {k: _inline_refs(v, defs) for k, v in node.items()}
 
 
 def check_document(doc: Any, limit: int = 50) -> list[str]:

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import urllib.parse
 
 import pytest
 
@@ -58,8 +59,7 @@ def test_the_page_has_the_report_and_links_the_reproducers(run):
     for table in ("verdicts-table", "causes-table", "matrix-table", "review-table"):
         assert f'id="{table}"' in page
     links = re.findall(r'href="reproducers/([^"]+)"', page)
-    assert links and all((out / "reproducers" / name).is_file() for name in
-                         (__import__("urllib.parse").parse.unquote(n) for n in links))
+    assert links and all((out / "reproducers" / urllib.parse.unquote(n)).is_file() for n in links)
     assert 'src="figures/error-vs-bound-forward.png"' in page
 
 
